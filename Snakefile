@@ -1,0 +1,19 @@
+# LIReC-pipeline: from movie videos to the result tables of
+# "Learning Interactions and Relationships between Movie Characters" (CVPR 2020).
+#
+#   snakemake --cores 8 results/table7.csv       # the test-set table (and only what it needs)
+#   snakemake --cores 8 all                      # every table, figure 5 and the report
+#   snakemake --profile profiles/slurm all       # on a SLURM cluster
+#
+# Every rule is a thin call of a Python entry point (python -m ...); see docs/architecture.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "workflow_config.yaml"
+
+
+include: "pipeline/rules/common.smk"
+include: "pipeline/rules/demo.smk"
+include: "pipeline/rules/annotations.smk"

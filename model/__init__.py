@@ -1,0 +1,1 @@
+"""The paper's networks, losses, training, evaluation and result tables."""

@@ -1,0 +1,1 @@
+"""LIReC-pipeline: dataset readers, the demo dataset, sample assembly and stage entry points."""

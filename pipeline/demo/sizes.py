@@ -1,0 +1,47 @@
+"""Size presets of the demo dataset: the one place that says how many movies each split has.
+
+The Snakefile needs the movie list before the demo data exists, so movie ids are a pure function
+of the preset (``demo_movie_ids``), shared by the generator and the workflow.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    name: str
+    movies_train: int
+    movies_val: int
+    movies_test: int
+    clips_per_movie: int          # clips (scenes) per movie
+    frame_size: tuple[int, int]   # (width, height) of the rendered videos
+    fps: int                      # frames per second of the rendered videos
+
+
+DEMO_SIZES: dict[str, DemoSize] = {
+    "tiny": DemoSize("tiny", 2, 1, 1, 6, (160, 120), 16),
+    "small": DemoSize("small", 8, 3, 3, 12, (160, 120), 16),
+    "default": DemoSize("default", 24, 6, 6, 14, (160, 120), 16),
+}
+
+
+def demo_size(name: str) -> DemoSize:
+    try:
+        return DEMO_SIZES[name]
+    except KeyError:
+        raise ValueError(f"unknown demo size {name!r}; choose one of {sorted(DEMO_SIZES)}") from None
+
+
+def demo_movie_ids(name: str) -> dict[str, list[str]]:
+    """Movie ids per split, e.g. ``{"train": ["dm0001", ...], ...}`` (imdb-key-like, 'dm' prefix)."""
+    size = demo_size(name)
+    counts = {"train": size.movies_train, "val": size.movies_val, "test": size.movies_test}
+    ids: dict[str, list[str]] = {}
+    next_id = 1
+    for split in SPLITS:
+        ids[split] = [f"dm{next_id + k:04d}" for k in range(counts[split])]
+        next_id += counts[split]
+    return ids
