@@ -17,3 +17,14 @@ configfile: "workflow_config.yaml"
 include: "pipeline/rules/common.smk"
 include: "pipeline/rules/demo.smk"
 include: "pipeline/rules/annotations.smk"
+include: "pipeline/rules/dialog.smk"
+include: "pipeline/rules/experiments.smk"
+include: "pipeline/rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        [PATHS.results / f"table{number}.csv" for number in sorted(TABLES)],
+        rules.figure5.output,
+        rules.report.output,

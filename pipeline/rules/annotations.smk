@@ -1,0 +1,34 @@
+# Annotation rows per movie: MovieGraphs clip graphs -> directed person-to-person interactions
+# (python -m pipeline.annotations; see docs/architecture.md, "Data contracts").
+# Inputs: for the demo only the dataset_ready() marker (demo_dataset writes every release file with
+# it); for a real dataset the annotation pickle, split, label maps and the movies' track names.
+
+
+rule annotations:
+    input:
+        ready=dataset_ready(),
+        release=(
+            []
+            if IS_DEMO
+            else [str(LAYOUT.annotations), str(LAYOUT.split)]
+            + [str(path) for path in LAYOUT.label_files()]
+            + [str(LAYOUT.ftrack_ids_file(movie)) for movie in MOVIES]
+        ),
+    output:
+        rows=[str(PATHS.annotations(movie)) for movie in MOVIES],
+        summary=str(PATHS.annotations_summary()),
+        split=str(PATHS.annotations_split()),
+    params:
+        # a function, so that the "{movie}"/"{clip}" path templates in the JSON are not taken as wildcards
+        settings=lambda wildcards: settings("dataset", "demo"),
+        out_dir=lambda wildcards, output: str(Path(output.summary).parent),
+    log:
+        "logs/annotations.log",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/annotations.yaml"
+    shell:
+        "python -m pipeline.annotations --settings {params.settings:q} --out-dir {params.out_dir:q}"
+        " > {log} 2>&1"

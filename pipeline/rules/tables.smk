@@ -1,0 +1,60 @@
+# Result tables 1-7, figure 5 and the report, gathered from the evaluation files.
+from model.tables import TABLES, required_evaluations
+
+
+def table_evaluations(wildcards):
+    return [str(PATHS.evaluation(name, split)) for name, split in required_evaluations(wildcards.number)]
+
+
+rule table:
+    input:
+        table_evaluations,
+    output:
+        csv=PATHS.results / "table{number}.csv",
+        md=PATHS.results / "table{number}.md",
+    wildcard_constraints:
+        number=r"[1-7]",
+    params:
+        eval_dir=PATHS.work / "eval",
+    log:
+        "logs/tables/table{number}.log",
+    conda:
+        "../../envs/model.yaml"
+    shell:
+        "python -m model.tables --table {wildcards.number} --eval-dir {params.eval_dir}"
+        " --out {output.csv} > {log} 2>&1"
+
+
+rule figure5:
+    input:
+        [str(PATHS.evaluation(name, split)) for name, split in required_evaluations("figure5")],
+    output:
+        png=PATHS.results / "figure5.png",
+        csv=PATHS.results / "figure5.csv",
+    params:
+        eval_dir=PATHS.work / "eval",
+    log:
+        "logs/tables/figure5.log",
+    conda:
+        "../../envs/model.yaml"
+    shell:
+        "python -m model.tables --figure5 --eval-dir {params.eval_dir} --out {output.png} > {log} 2>&1"
+
+
+rule report:
+    input:
+        tables=[PATHS.results / f"table{number}.csv" for number in sorted(TABLES)],
+        figure=rules.figure5.output.png,
+        summary=PATHS.annotations_summary(),
+    output:
+        PATHS.results / "report.md",
+    params:
+        eval_dir=PATHS.work / "eval",
+        results_dir=PATHS.results,
+    log:
+        "logs/tables/report.log",
+    conda:
+        "../../envs/model.yaml"
+    shell:
+        "python -m model.report --eval-dir {params.eval_dir} --results-dir {params.results_dir}"
+        " --summary {input.summary} --out {output} > {log} 2>&1"

@@ -1,0 +1,71 @@
+"""The workflow configuration: the shipped file validates, defaults fill in, mistakes are named."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from pipeline.config import ConfigError, load_config, settings_from_cli, validate_config
+from pipeline.dataset import movie_splits
+from pipeline.demo.sizes import DEMO_SIZES, demo_movie_ids
+from tests.conftest import REPO_ROOT
+
+
+def test_shipped_config_is_valid_and_complete():
+    config = load_config(REPO_ROOT / "workflow_config.yaml")
+    assert config["dataset"]["format"] == "demo"
+    assert config["train"]["lr"] == pytest.approx(3e-5)
+    assert config["train"]["batch_size"] == 64
+    assert config["samples"]["rel_clips"] == 18
+    assert config["visual"]["roi"]["op"] in {"roi_align", "roi_pool"}
+
+
+def test_defaults_fill_nested_sections():
+    config = validate_config({})
+    assert config["visual"]["person_box"]["face_x0"] == pytest.approx(0.35)
+    assert config["dialog"]["layer"] == -2
+    assert config["dataset"]["labels"]["interactions"].endswith("merged_interactions.txt")
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ({"visual": {"backbone": "resnet50"}}, "visual.backbone"),
+        ({"visual": {"bakbone": "i3d"}}, "visual"),
+        ({"train": {"lr": "fast"}}, "train.lr"),
+        ({"samples": {"rel_clips": 0}}, "samples.rel_clips"),
+    ],
+)
+def test_wrong_key_or_type_names_the_key(override, key):
+    with pytest.raises(ConfigError) as excinfo:
+        validate_config(override)
+    assert key in str(excinfo.value)
+
+
+def test_unreadable_config_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("visual: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_settings_json_overrides_the_file(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump({"dialog": {"layer": -1}}))
+    config = settings_from_cli(str(path), json.dumps({"dialog": {"batch_size": 4}}))
+    assert config["dialog"]["layer"] == -1 and config["dialog"]["batch_size"] == 4
+    with pytest.raises(ConfigError, match="--settings"):
+        settings_from_cli(str(path), "{not json")
+
+
+def test_demo_movie_ids_are_disjoint_and_follow_the_size():
+    for name, size in DEMO_SIZES.items():
+        ids = demo_movie_ids(name)
+        flat = ids["train"] + ids["val"] + ids["test"]
+        assert len(flat) == len(set(flat)) == size.movies_train + size.movies_val + size.movies_test
+    config = validate_config({"demo": {"size": "tiny"}, "dataset": {"movies": [demo_movie_ids("tiny")["val"][0]]}})
+    splits = movie_splits(config)
+    assert splits["train"] == [] and len(splits["val"]) == 1
