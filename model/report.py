@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.tables import (METRIC_TITLES, TABLES, binomial_ci95, build_table, figure5_points,
+from model.tables import (METRIC_TITLES, TABLES, build_table, figure5_points,
                           table_markdown)
 from pipeline.h5io import write_text_atomic
 

@@ -140,19 +140,26 @@ def required_evaluations(table: int | str) -> list[tuple[str, str]]:
     return [(name, spec.split) for name in spec.experiments()]
 
 
-# For a model that predicts interactions for the ground-truth pair only, "interaction accuracy given
-# the true pair" (the Int. column of Tables 5-7) is its top-1 accuracy.
-METRIC_FALLBACKS = {"int_acc": "int_top1"}
+# Column keys of our tables -> metric names of the evaluation files (model.evaluate). For every task
+# the interaction metrics are computed for the ground-truth pair, so "interaction accuracy given the
+# true pair" (the Int. column of Tables 5-7) is the interaction top-1 accuracy.
+EVAL_METRIC = {
+    "int_top1": "interaction_top1",
+    "int_soft_top1": "interaction_soft_top1",
+    "int_top5": "interaction_top5",
+    "int_acc": "interaction_top1",
+    "rel_acc": "relationship",
+    "char_acc": "character",
+    "joint_acc": "joint",
+}
 
 
-def _metric_entry(evaluation: dict, metric: str) -> tuple[float, int] | None:
-    metrics = evaluation.get("metrics", {})
-    entry = metrics.get(metric)
-    if entry is None and metric in METRIC_FALLBACKS:
-        entry = metrics.get(METRIC_FALLBACKS[metric])
-    if entry is None:
+def _metric_entry(evaluation: dict, column: str) -> dict | None:
+    """The evaluation's entry {"accuracy": percent, "n": count, "random": percent} for a column."""
+    entry = evaluation.get("metrics", {}).get(EVAL_METRIC[column])
+    if entry is None or int(entry.get("n", 0)) == 0:
         return None
-    return float(entry["value"]), int(entry["n"])
+    return entry
 
 
 def binomial_ci95(accuracy: float, n: int) -> float:
@@ -183,20 +190,16 @@ def build_table(number: int, eval_dir: Path) -> list[dict]:
         metrics = row.metrics or spec.columns
         for column in spec.columns:
             value = ci = n = None
-            if column in metrics:
+            entry = _metric_entry(evaluation, column) if column in metrics else None
+            if entry is not None:
+                n = int(entry["n"])
                 if row.experiment is None:
-                    random = evaluation.get("random", {})
-                    baseline = random.get(column, random.get(METRIC_FALLBACKS.get(column, column)))
-                    entry = _metric_entry(evaluation, column)
-                    if baseline is not None:
-                        value, n = float(baseline), (entry[1] if entry else None)
+                    value = float(entry["random"])
                 else:
-                    entry = _metric_entry(evaluation, column)
-                    if entry is not None:
-                        value, n = entry
-                        ci = binomial_ci95(value, n)
-            record[column] = None if value is None else round(100.0 * value, 2)
-            record[f"{column}_ci95"] = None if ci is None else round(100.0 * ci, 2)
+                    value = float(entry["accuracy"])
+                    ci = 100.0 * binomial_ci95(value / 100.0, n)
+            record[column] = None if value is None else round(value, 2)
+            record[f"{column}_ci95"] = None if ci is None else round(ci, 2)
             record[f"{column}_n"] = n
         rows.append(record)
     return rows
@@ -253,14 +256,16 @@ def write_table(number: int, eval_dir: Path, out_csv: Path) -> list[dict]:
 
 def figure5_points(eval_dir: Path) -> list[dict]:
     evaluation = load_evaluation(eval_dir, FIGURE5_EXPERIMENT, FIGURE5_SPLIT)
-    by_clips = evaluation.get("rel_acc_by_clips")
+    by_clips = evaluation.get("relationship_vs_clips")
     if not by_clips:
-        raise ValueError(f"{evaluation_path(eval_dir, FIGURE5_EXPERIMENT, FIGURE5_SPLIT)}: no 'rel_acc_by_clips'")
+        raise ValueError(f"{evaluation_path(eval_dir, FIGURE5_EXPERIMENT, FIGURE5_SPLIT)}: "
+                         "no 'relationship_vs_clips' (evaluate a rel or int_rel model)")
     points = []
     for clips, entry in sorted(by_clips.items(), key=lambda item: int(item[0])):
-        value, n = float(entry["value"]), int(entry["n"])
-        points.append({"clips": int(clips), "rel_acc": round(100 * value, 2),
-                       "ci95": round(100 * binomial_ci95(value, n), 2), "n": n,
+        value, n = float(entry["accuracy"]), int(entry["n"])
+        points.append({"clips": int(clips), "rel_acc": round(value, 2),
+                       "ci95": round(100 * binomial_ci95(value / 100.0, n), 2), "n": n,
+                       "random": round(float(entry.get("random", float("nan"))), 2),
                        "paper": FIGURE5_PAPER.get(int(clips))})
     return points
 
@@ -273,7 +278,7 @@ def write_figure5(eval_dir: Path, out_png: Path) -> list[dict]:
 
     points = figure5_points(eval_dir)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["clips", "rel_acc", "ci95", "n", "paper"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=["clips", "rel_acc", "ci95", "n", "random", "paper"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(points)
     write_text_atomic(Path(out_png).with_suffix(".csv"), buffer.getvalue())

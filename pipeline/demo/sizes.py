@@ -12,6 +12,8 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class DemoSize:
+    """How much demo data to make; how hard it is lives in :class:`pipeline.demo.knobs.DemoKnobs`."""
+
     name: str
     movies_train: int
     movies_val: int
@@ -19,12 +21,17 @@ class DemoSize:
     clips_per_movie: int          # clips (scenes) per movie
     frame_size: tuple[int, int]   # (width, height) of the rendered videos
     fps: int                      # frames per second of the rendered videos
+    max_interactions: int = 3     # interactions per clip are drawn from 1..max_interactions
+    min_clip_seconds: int = 4     # clip duration bounds (seconds)
+    max_clip_seconds: int = 20
 
 
+# At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 2,500
+# windows in total (see summary.json, "windows_16"), which keeps CPU feature extraction short.
 DEMO_SIZES: dict[str, DemoSize] = {
-    "tiny": DemoSize("tiny", 2, 1, 1, 6, (160, 120), 16),
-    "small": DemoSize("small", 8, 3, 3, 12, (160, 120), 16),
-    "default": DemoSize("default", 24, 6, 6, 14, (160, 120), 16),
+    "tiny": DemoSize("tiny", 2, 1, 1, 4, (160, 120), 8, max_interactions=2, max_clip_seconds=8),
+    "small": DemoSize("small", 8, 3, 3, 12, (160, 120), 8),
+    "default": DemoSize("default", 16, 5, 9, 20, (160, 120), 8),
 }
 
 
