@@ -1,0 +1,35 @@
+# Dialog features: clip subtitles -> sentences -> BERT sentence-pair vectors (extractors.dialog),
+# one file per movie. One job makes all movies: starting Python, importing transformers and loading
+# the model cost more than encoding a movie's sentences, so per-movie jobs would be several times
+# slower. Params are functions so that the "{movie}/{clip}" pattern of dataset.subtitles is not
+# taken for wildcards; they hold everything that shapes the output (dialog settings, subtitle
+# location, library versions, the movie list), so a change reruns exactly this job. One thread:
+# MiniLM on short sentences gains little from a second one, and on a busy machine (visual jobs
+# alongside) two torch threads were 4x slower than one.
+from extractors.dialog import library_versions, rule_settings, rule_subtitle_inputs
+
+
+rule dialog_features:
+    input:
+        ready=dataset_ready(),
+        subtitles=lambda wildcards: [path for movie in MOVIES for path in rule_subtitle_inputs(config, movie)],
+    output:
+        [str(PATHS.dialog_features(movie)) for movie in MOVIES],
+    params:
+        settings=lambda wildcards: rule_settings(config),
+        versions=json.dumps(library_versions(), sort_keys=True),
+        movies=MOVIES,
+    log:
+        "logs/dialog/dialog_features.log",
+    benchmark:
+        "benchmarks/dialog/dialog_features.tsv"
+    threads: 1
+    resources:
+        gpu=0 if config["dialog"]["device"] == "cpu" else 1,
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/dialog.yaml"
+    shell:
+        "python -m extractors.dialog --settings {params.settings:q} --movie {params.movies}"
+        " --out {output} --threads {threads} > {log} 2>&1"
