@@ -38,7 +38,8 @@ lint: venv
 	$(BIN)/snakemake --lint
 
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.bench_visual
+	$(BIN)/python -m bench.bench_dialog
 
 clean:
 	rm -rf work results logs benchmarks data/demo .snakemake

@@ -15,6 +15,14 @@ configfile: "workflow_config.yaml"
 
 
 include: "pipeline/rules/common.smk"
+
+
+wildcard_constraints:
+    movie=r"[A-Za-z0-9_\-]+",
+    split=r"train|val|test",
+    pooling=r"max|avg|sum",
+
+
 include: "pipeline/rules/demo.smk"
 include: "pipeline/rules/annotations.smk"
 include: "pipeline/rules/visual.smk"

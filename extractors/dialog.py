@@ -31,12 +31,12 @@ import logging
 import re
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.provenance import library_versions as installed_versions
 from pipeline.dataset import DatasetError, DatasetLayout
 from pipeline.subtitles import Sentence, next_person_sentences, read_sentences
 
@@ -53,14 +53,8 @@ SENTENCE_RULE = (
 
 
 def library_versions(packages: tuple[str, ...] = DIALOG_LIBRARIES) -> dict[str, str]:
-    """Installed versions of ``packages`` (without importing them)."""
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+    """Installed versions of the libraries that shape this stage's numbers."""
+    return installed_versions(packages)
 
 
 def subtitle_files(layout: DatasetLayout, movie: str) -> dict[str, Path]:

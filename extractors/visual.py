@@ -48,12 +48,12 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.provenance import library_versions as installed_versions
 from pipeline.dataset import DatasetError, DatasetLayout
 from pipeline.paths import WorkPaths
 from pipeline.tracks import FaceTrack, PersonBoxRatios, load_clip_tracks, load_track_names
@@ -71,14 +71,8 @@ FEATURE_LAYERS = {"i3d": "Mixed_5c", "resnext101": "layer4"}
 
 
 def library_versions(packages: tuple[str, ...] = VISUAL_LIBRARIES) -> dict[str, str]:
-    """Installed versions of ``packages`` (without importing them)."""
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+    """Installed versions of the libraries that shape this stage's numbers."""
+    return installed_versions(packages)
 
 
 def default_weights_path(config: dict[str, Any]) -> Path:
@@ -612,8 +606,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", help="JSON of config sections overriding the file (Snakemake params)")
     parser.add_argument("--movie", required=True, help="imdb key of the movie")
     parser.add_argument("--out", required=True, help="output HDF5 file (work/features/visual/<movie>.h5)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads, capped at the machine's cores (default: torch's own)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.threads:
+        import os
+
+        import torch
+
+        torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
     try:
         config = settings_from_cli(args.config, args.settings)
         extract_movie(config, args.movie, args.out)

@@ -26,12 +26,12 @@ class DemoSize:
     max_clip_seconds: int = 20
 
 
-# At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 2,500
+# At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 1,400
 # windows in total (see summary.json, "windows_16"), which keeps CPU feature extraction short.
 DEMO_SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize("tiny", 2, 1, 1, 4, (160, 120), 8, max_interactions=2, max_clip_seconds=8),
     "small": DemoSize("small", 8, 3, 3, 12, (160, 120), 8),
-    "default": DemoSize("default", 16, 5, 9, 20, (160, 120), 8),
+    "default": DemoSize("default", 10, 4, 6, 16, (160, 120), 8),
 }
 
 

@@ -19,7 +19,7 @@ rule annotations:
         summary=str(PATHS.annotations_summary()),
         split=str(PATHS.annotations_split()),
     params:
-        # a function, so that the "{movie}"/"{clip}" path templates in the JSON are not taken as wildcards
+        # a function, so that the movie/clip path templates in the JSON are not taken as wildcards
         settings=lambda wildcards: settings("dataset", "demo"),
         out_dir=lambda wildcards, output: str(Path(output.summary).parent),
     log:

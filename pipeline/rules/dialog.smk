@@ -25,7 +25,7 @@ rule dialog_features:
         "benchmarks/dialog/dialog_features.tsv"
     threads: 1
     resources:
-        gpu=0 if config["dialog"]["device"] == "cpu" else 1,
+        gpu=gpu_jobs(config["dialog"]["device"]),
         mem_mb=4000,
         runtime=60,
     conda:

@@ -1,39 +1,6 @@
 # Training and evaluation of each experiment of workflow_config.yaml (one model each).
 
 
-def experiment_settings(wildcards):
-    """Settings that shape a trained model: training hyper-parameters, seed and its experiment entry."""
-    return json.dumps(
-        {
-            "seed": config["seed"],
-            "train": config["train"],
-            "experiments": {wildcards.experiment: config["experiments"][wildcards.experiment]},
-        },
-        sort_keys=True,
-    )
-
-
-def experiment_samples(wildcards, split):
-    pooling = config["experiments"][wildcards.experiment]["pooling"]
-    return str(PATHS.samples(pooling, split))
-
-
-def train_samples(wildcards):
-    return experiment_samples(wildcards, "train")
-
-
-def val_samples(wildcards):
-    return experiment_samples(wildcards, "val")
-
-
-def eval_samples(wildcards):
-    return experiment_samples(wildcards, wildcards.split)
-
-
-def model_dir(wildcards):
-    return str(PATHS.model_dir(wildcards.experiment))
-
-
 rule train:
     input:
         train=train_samples,
@@ -48,16 +15,17 @@ rule train:
         "logs/train/{experiment}.log",
     benchmark:
         "benchmarks/train/{experiment}.tsv"
-    threads: 2
+    threads: 1
     resources:
-        gpu=1,
+        gpu=gpu_jobs(config["train"]["device"]),
         mem_mb=6000,
         runtime=240,
     conda:
         "../../envs/model.yaml"
     shell:
         "python -m model.train --settings {params.settings:q} --experiment {wildcards.experiment}"
-        " --train {input.train} --val {input.val} --out-dir {params.out_dir} > {log} 2>&1"
+        " --train {input.train} --val {input.val} --out-dir {params.out_dir} --threads {threads}"
+        " --no-progress > {log} 2>&1"
 
 
 rule evaluate:
@@ -77,4 +45,5 @@ rule evaluate:
         "../../envs/model.yaml"
     shell:
         "python -m model.evaluate --settings {params.settings:q} --experiment {wildcards.experiment}"
-        " --checkpoint {input.checkpoint} --samples {input.samples} --out {output} > {log} 2>&1"
+        " --checkpoint {input.checkpoint} --samples {input.samples} --out {output} --threads {threads}"
+        " > {log} 2>&1"

@@ -1,9 +1,4 @@
 # Result tables 1-7, figure 5 and the report, gathered from the evaluation files.
-from model.tables import TABLES, required_evaluations
-
-
-def table_evaluations(wildcards):
-    return [str(PATHS.evaluation(name, split)) for name, split in required_evaluations(wildcards.number)]
 
 
 rule table:

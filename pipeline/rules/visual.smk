@@ -35,13 +35,15 @@ rule visual_features:
         "logs/visual/{movie}.log",
     benchmark:
         "benchmarks/visual/{movie}.tsv"
-    threads: 2
+    # All local cores for one movie at a time (torch threads are capped at the machine's cores):
+    # several movies with torch threads each on a few cores run slower than one after the other.
+    threads: min(workflow.cores, 8)
     resources:
-        gpu=0 if config["visual"]["device"] == "cpu" else 1,
+        gpu=gpu_jobs(config["visual"]["device"]),
         mem_mb=4000,
         runtime=120,
     conda:
         "../../envs/visual.yaml"
     shell:
         "python -m extractors.visual --settings {params.settings:q} --movie {wildcards.movie}"
-        " --out {output} > {log} 2>&1"
+        " --out {output} --threads {threads} > {log} 2>&1"
