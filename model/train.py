@@ -12,6 +12,8 @@ same weights as an uninterrupted one (on the same device).
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
 import csv
 import io
 import logging
@@ -45,6 +47,16 @@ def shard_signature(shard: SampleShard) -> dict[str, Any]:
     return {"visual_dim": shard.visual_dim, "dialog_dim": shard.dialog_dim, "num_interactions": shard.num_interactions,
             "num_relationships": shard.num_relationships, "pooling": shard.pooling,
             "interaction_names": shard.interaction_names, "relationship_names": shard.relationship_names}
+
+
+def data_fingerprint(*paths: Path) -> str:
+    """sha256 over the sample shards' bytes: a resumed run must see exactly the same data."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def build_model(run: RunConfig, signature: dict[str, Any]) -> InteractionRelationshipModel:
@@ -120,6 +132,7 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
     signature = shard_signature(train_shard)
     if shard_signature(val_shard) != signature:
         raise ValueError(f"{val_path}: feature dims, classes or pooling differ from {train_path}")
+    fingerprint = data_fingerprint(Path(train_path), Path(val_path))
 
     torch.manual_seed(run.seed)
     np_rng = np.random.default_rng(run.seed)
@@ -128,12 +141,13 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
     optimizer = torch.optim.Adam(model.parameters(), lr=run.train.lr, weight_decay=run.train.weight_decay)
     start_epoch, log_rows = 0, []
     best = {"epoch": None, "metric": None, "value": -math.inf}
+    best_payload: dict[str, Any] | None = None  # best.pt's content, also kept in last.pt
 
     if last_path.is_file():
         try:
             state = torch.load(last_path, map_location="cpu", weights_only=False)
             compatible = state.get("version") == CHECKPOINT_VERSION and state.get("identity") == run.identity() \
-                and state.get("shard") == signature
+                and state.get("shard") == signature and state.get("data") == fingerprint
         except Exception as exc:  # a damaged last.pt: start over rather than fail
             LOG.warning("%s: unreadable (%s); starting from scratch", last_path, exc)
             compatible = False
@@ -142,9 +156,15 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
             optimizer.load_state_dict(state["optimizer"])
             _restore_rng(state["rng"], np_rng, generator)
             start_epoch, log_rows, best = state["epoch"], state["log"], state["best"]
+            best_payload = state.get("best_payload")
             LOG.info("resuming %s from epoch %d (%s)", run.experiment.name, start_epoch, last_path)
+            # Outputs removed since (e.g. by Snakemake before a rerun) are restored from last.pt.
+            if best_payload is not None and not best_path.is_file():
+                _save(best_path, best_payload)
+            if log_rows and not log_path.is_file():
+                _write_log(log_path, log_rows)
         else:
-            LOG.warning("%s: from another configuration; starting from scratch", last_path)
+            LOG.warning("%s: from another configuration or other data; starting from scratch", last_path)
 
     epochs = run.train.epochs
     end_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
@@ -180,9 +200,10 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
                      value, ", ".join(f"{k} {m.accuracy:.2f}" for k, m in metrics.items()))
             if best["epoch"] is None or value > best["value"]:
                 best = {"epoch": epoch + 1, "metric": name, "value": value}
-                _save(best_path, {"version": CHECKPOINT_VERSION, "model": model.state_dict(), "run": run.to_dict(),
-                                  "shard": signature, "epoch": epoch + 1, "metric": name, "value": value,
-                                  "val_metrics": {k: m.to_dict() for k, m in metrics.items()}})
+                best_payload = {"version": CHECKPOINT_VERSION, "model": copy.deepcopy(model.state_dict()),
+                                "run": run.to_dict(), "shard": signature, "epoch": epoch + 1, "metric": name,
+                                "value": value, "val_metrics": {k: m.to_dict() for k, m in metrics.items()}}
+                _save(best_path, best_payload)
             bar.set_postfix(loss=f"{row.get('loss', float('nan')):.4f}", val=f"{value:.2f}",
                             best=f"{best['value']:.2f}@{best['epoch']}")
         else:
@@ -192,7 +213,8 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
         _save(last_path, {"version": CHECKPOINT_VERSION, "model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "rng": _rng_state(np_rng, generator),
                           "epoch": epoch + 1, "log": log_rows, "best": best, "identity": run.identity(),
-                          "run": run.to_dict(), "shard": signature})
+                          "run": run.to_dict(), "shard": signature, "data": fingerprint,
+                          "best_payload": best_payload})
         _write_log(log_path, log_rows)
     bar.close()
     train_shard.close()

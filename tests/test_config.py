@@ -17,7 +17,7 @@ def test_shipped_config_is_valid_and_complete():
     assert config["dataset"]["format"] == "demo"
     assert validate_config({})["train"]["lr"] == pytest.approx(3e-5)  # the paper's value is the default
     assert config["train"]["batch_size"] == 64
-    assert config["samples"]["rel_clips"] == 18
+    assert all(e["rel_clips"] == 18 for e in config["experiments"].values())
     assert config["visual"]["roi"]["op"] in {"roi_align", "roi_pool"}
 
 
@@ -34,7 +34,7 @@ def test_defaults_fill_nested_sections():
         ({"visual": {"backbone": "resnet50"}}, "visual.backbone"),
         ({"visual": {"bakbone": "i3d"}}, "visual"),
         ({"train": {"lr": "fast"}}, "train.lr"),
-        ({"samples": {"rel_clips": 0}}, "samples.rel_clips"),
+        ({"samples": {"max_candidates": 0}}, "samples.max_candidates"),
     ],
 )
 def test_wrong_key_or_type_names_the_key(override, key):

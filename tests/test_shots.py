@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_FIXTURES
 from pipeline.shots import (Scene, ShotCut, ShotsError, load_matidx, load_scenes_gt, load_videvents,
                             scene_frame_range, shot_start_frames)
 
-SHOTS = Path("/work/shared/fixtures/moviegraphs/shots")
+SHOTS = SHARED_FIXTURES / "shots"
 needs_fixtures = pytest.mark.skipif(not SHOTS.is_dir(), reason="real MovieGraphs shot files not present")
 
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from pipeline.dataset import DatasetError
+from tests.conftest import SHARED_FIXTURES
 from pipeline.tracks import (FaceDetection, PersonBoxRatios, canonical_name, clip_boxes,
                              face_to_person_box, load_clip_tracks, load_track_names,
                              track_matches_character)
 
-FIXTURES = Path("/work/shared/fixtures/moviegraphs")
+FIXTURES = SHARED_FIXTURES
 MOVIE = "tt0073486"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(),
                                     reason="real MovieGraphs fixture files not present on this machine")

@@ -126,3 +126,24 @@ def test_movie_batching_covers_every_sample_with_few_movies_per_batch(shards, tm
     assert batch_order(shard, 16, None)[0].tolist() == list(range(16))  # evaluation: shard order
     run = RunConfig.from_config(experiment_config("int_rel", epochs=2, train={"batching": "movie"}), "exp")
     assert train_model(run, shards[0], shards[1], tmp_path, progress=False)["best"]["epoch"] == 2
+
+
+def test_rerun_after_outputs_removed_restores_them_and_new_data_starts_over(shards, tmp_path, caplog):
+    """Snakemake removes a job's outputs before rerunning it: best.pt/log come back from last.pt,
+    and a changed sample shard never resumes an old run."""
+    train, val, _ = shards
+    run = RunConfig.from_config(experiment_config("int", epochs=2, train={"eval_every": 1}), "exp")
+    train_model(run, train, val, tmp_path, progress=False)
+    best_before = torch.load(tmp_path / "best.pt", weights_only=False)["epoch"]
+    (tmp_path / "best.pt").unlink()
+    (tmp_path / "train_log.csv").unlink()
+    train_model(run, train, val, tmp_path, progress=False)
+    assert torch.load(tmp_path / "best.pt", weights_only=False)["epoch"] == best_before
+    assert (tmp_path / "train_log.csv").is_file()
+
+    changed = tmp_path / "train_changed.h5"
+    changed.write_bytes(Path(train).read_bytes() + b"\0")  # same shard content, other bytes
+    with caplog.at_level("WARNING", logger="model.train"):
+        summary = train_model(run, changed, val, tmp_path, progress=False)
+    assert "starting from scratch" in caplog.text
+    assert len(summary["log"]) == 2

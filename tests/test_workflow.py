@@ -91,3 +91,26 @@ def test_changing_a_visual_setting_reruns_only_visual_and_downstream(finished_ru
         assert f"rule {untouched}:" not in scheduled, untouched
     nothing = _snakemake(finished_run, "-n", "all")
     assert "Nothing to be done" in nothing.stdout + nothing.stderr
+
+
+def test_joint_model_learns_on_the_tiny_demo(finished_run, tmp_path):
+    """Issue 6's learning check on real tiny-demo shards (the workflow's own features)."""
+    import torch
+
+    from model.config import RunConfig
+    from model.data import SampleShard
+    from model.evaluate import evaluate_model
+    from model.train import load_checkpoint, train_model
+    from pipeline.config import load_config
+
+    torch.set_num_threads(1)
+    config = load_config(REPO_ROOT / "workflow_config.yaml",
+                         overrides={"train": {"epochs": 30, "burn_in": 10, "batch_size": 16, "lr": 0.001}})
+    run = RunConfig.from_config(config, "int_rel_char_full")
+    shards = finished_run / "work" / "samples" / "max"
+    train_model(run, shards / "train.h5", shards / "val.h5", tmp_path, progress=False)
+    model, run, _ = load_checkpoint(tmp_path / "last.pt", torch.device("cpu"))
+    metrics = evaluate_model(model, SampleShard(shards / "train.h5"), run, torch.device("cpu"))
+    for name in ("interaction_top1", "character", "relationship"):
+        assert metrics[name].n > 0
+        assert metrics[name].accuracy > metrics[name].random + 10.0, (name, metrics[name])
