@@ -74,17 +74,25 @@ def _describe(record: dict, metric: str) -> str:
 
 
 def judge_claim(claim: Claim, rows: list[dict]) -> tuple[str, str]:
-    """('reproduced' | 'not reproduced' | 'n/a', sentence with the numbers)."""
+    """Verdict and a sentence with the numbers.
+
+    'reproduced' / 'not reproduced' when the two rows differ by more than the sum of their 95%
+    half-widths, else 'same direction, within noise' / 'opposite direction, within noise'; 'n/a'
+    when a number is missing.
+    """
     better, worse = _row(rows, claim.better), _row(rows, claim.worse)
     a, b = better.get(claim.metric), worse.get(claim.metric)
     numbers = (f"{claim.better} {_describe(better, claim.metric)} vs {claim.worse} "
                f"{_describe(worse, claim.metric)} ({METRIC_TITLES[claim.metric]})")
     if a is None or b is None:
         return "n/a", numbers
-    verdict = "reproduced" if a - b > claim.margin else "not reproduced"
     ci = (better.get(f"{claim.metric}_ci95") or 0.0) + (worse.get(f"{claim.metric}_ci95") or 0.0)
+    difference = a - b - claim.margin
     if abs(a - b) <= ci:
+        verdict = "same direction, within noise" if difference > 0 else "opposite direction, within noise"
         numbers += "; the difference is within the 95% intervals"
+    else:
+        verdict = "reproduced" if difference > 0 else "not reproduced"
     return verdict, numbers
 
 
