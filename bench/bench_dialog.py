@@ -1,11 +1,13 @@
 """Benchmark of the dialog stage's text encoder: sentences per second on CPU.
 
-``python -m bench.bench_dialog [--sentences 2000] [--batch-size 32] [--threads 1]``
+``python -m bench.bench_dialog [--sentences 2000] [--batch-size 32] [--threads 1] [--device cpu]
+[--model minilm]``
 
 Encodes a deterministic set of dialog-like sentences (1-20 words, half of them paired with a next
 person's sentence, as the demo's subtitles) with the default MiniLM BERT, once with the configured
 batching (sorted by length) and once one sentence at a time on a subset, and prints sentences/s of
-both and their ratio (one run, so the ratio is independent of the machine's load).
+both and their ratio (one run, so the ratio is independent of the machine's load). ``--device cuda``
+measures the same on a GPU; ``--model`` takes a BERT folder (as ``dialog.model``).
 """
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unbatched", type=int, default=200, help="sentences of the one-at-a-time run")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as the rule)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (as dialog.device)")
+    parser.add_argument("--model", default="minilm", help="minilm or a BERT folder (as dialog.model)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -55,15 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     texts, partners = make_sentences(args.sentences)
     started = time.perf_counter()
-    batched = SentenceEncoder(batch_size=args.batch_size, device="cpu")
-    single = SentenceEncoder(batch_size=1, device="cpu")
+    batched = SentenceEncoder(args.model, batch_size=args.batch_size, device=args.device)
+    single = SentenceEncoder(args.model, batch_size=1, device=args.device)
     load = (time.perf_counter() - started) / 2
     sentences_per_second(batched, texts[:64], partners[:64])  # warm-up
     rate_batched = sentences_per_second(batched, texts, partners)
     subset = min(args.unbatched, len(texts))
     sub_partners = [p if p is not None and p < subset else None for p in partners[:subset]]
     rate_single = sentences_per_second(single, texts[:subset], sub_partners)
-    print(f"model: {batched.name} (layer {batched.layer}, {batched.hidden_size}-d), "
+    print(f"model: {batched.name} (layer {batched.layer}, {batched.hidden_size}-d) on {args.device}, "
           f"cpu threads: {torch.get_num_threads()}, model load: {load:.2f}s")
     print(f"batched (batch {args.batch_size}, sorted by length): {rate_batched:8.1f} sentences/s "
           f"({len(texts)} sentences in {len(texts) / rate_batched:.2f}s)")

@@ -1,6 +1,7 @@
-"""Benchmark of the visual stage on CPU: windows per second, decode vs model time, peak memory.
+"""Benchmark of the visual stage: windows per second, decode vs model time, peak memory.
 
-``python -m bench.bench_visual [--input-size 112] [--batch-size 8] [--seconds 20] [--clips 4]``
+``python -m bench.bench_visual [--input-size 112] [--batch-size 8] [--seconds 20] [--clips 4]
+[--device cpu] [--dtype auto]``
 
 Renders demo-like clips (160x120 at 8 fps, a moving square, two face tracks per clip), then runs
 :func:`extractors.visual.extract_movie` in a fresh subprocess per configuration (so each peak RSS is
@@ -8,10 +9,14 @@ its own) and prints, in one run so that the ratios do not depend on the machine'
 
 - ``base``: the configured batch size and clip length: windows/s, decode and model+pool seconds;
 - ``long``: the same clips 4x longer: peak memory must stay about the same (streaming decode);
-- ``batch1``: batch size 1: the speed-up of batching and its memory cost.
+- ``batch1``: batch size 1: the speed-up of batching and its memory cost;
+- on a GPU (``--device cuda``) also ``fp32``: the base run without autocast, for the speed-up of the
+  reduced-precision autocast (``--dtype``, bf16 by default) over float32.
 
-Weights: the converted I3D file when present (work/weights/i3d_kinetics400.pt), else random
-weights of the same architecture (the speed is the same).
+Peak memory is the process's peak RSS, and on a GPU also torch's peak allocated CUDA memory.
+
+Weights: ``--weights``, else the converted I3D file when present (work/weights/i3d_kinetics400.pt),
+else random weights of the same architecture (the speed is the same).
 """
 from __future__ import annotations
 
@@ -52,21 +57,25 @@ def _child(args: argparse.Namespace) -> None:
     from pipeline.paths import WorkPaths
 
     logging.basicConfig(level=logging.WARNING)
-    weights = WorkPaths({}).i3d_weights()
+    weights = Path(args.weights) if args.weights else WorkPaths({}).i3d_weights()
     config = validate_config({
         "dataset": {"format": "moviegraphs", "root": args.root},
-        "visual": {"input_size": args.input_size, "batch_size": args.batch_size, "device": "cpu",
-                   "weights": str(weights), "allow_random_weights": not weights.is_file()},
+        "visual": {"input_size": args.input_size, "batch_size": args.batch_size, "device": args.device,
+                   "dtype": args.dtype, "weights": str(weights), "allow_random_weights": not weights.is_file()},
     })
-    result = extract_movie(config, args.movie, Path(args.root) / "out" / f"{args.movie}.h5")
+    result = extract_movie(config, args.movie, Path(args.root) / "out" / f"{args.movie}-{args.tag}.h5")
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import torch
+
+    result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
     result["random_weights"] = not weights.is_file()
     print("RESULT " + json.dumps(result))
 
 
-def _run(root: Path, movie: str, input_size: int, batch_size: int) -> dict:
+def _run(root: Path, movie: str, tag: str, args: argparse.Namespace, batch_size: int, dtype: str) -> dict:
     command = [sys.executable, "-m", "bench.bench_visual", "--child", "--root", str(root), "--movie", movie,
-               "--input-size", str(input_size), "--batch-size", str(batch_size)]
+               "--tag", tag, "--input-size", str(args.input_size), "--batch-size", str(batch_size),
+               "--device", args.device, "--dtype", dtype] + (["--weights", args.weights] if args.weights else [])
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
 
@@ -77,7 +86,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=20, help="clip length of the base configuration")
     parser.add_argument("--clips", type=int, default=4)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (as visual.device)")
+    parser.add_argument("--dtype", default="auto", help="autocast dtype (as visual.dtype; auto: bf16 on GPU)")
+    parser.add_argument("--weights", default=None,
+                        help="converted I3D weights (default: work/weights/i3d_kinetics400.pt if present, else random)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="run", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--movie", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -89,24 +103,34 @@ def main() -> None:
         root = Path(tmp)
         _render(root, "base", args.clips, args.seconds)
         _render(root, "long", args.clips, 4 * args.seconds)
+        on_gpu = args.device != "cpu"
+        if on_gpu:  # a first, unreported run pays CUDA's start-up (context, cuDNN autotuning)
+            _run(root, "base", "warmup", args, args.batch_size, args.dtype)
         runs = {
-            "base": _run(root, "base", args.input_size, args.batch_size),
-            "long": _run(root, "long", args.input_size, args.batch_size),
-            "batch1": _run(root, "base", args.input_size, 1),
+            "base": _run(root, "base", "base", args, args.batch_size, args.dtype),
+            "long": _run(root, "long", "long", args, args.batch_size, args.dtype),
+            "batch1": _run(root, "base", "batch1", args, 1, args.dtype),
         }
-    print(f"visual stage on CPU, input {args.input_size} px (videos {SIZE[0]}x{SIZE[1]} @ {FPS} fps, "
-          f"{args.clips} clips), weights: {'random' if runs['base']['random_weights'] else 'I3D Kinetics-400'}")
+        if on_gpu:
+            runs["fp32"] = _run(root, "base", "fp32", args, args.batch_size, "float32")
+    base = runs["base"]
+    print(f"visual stage on {args.device}, input {args.input_size} px "
+          f"(videos {SIZE[0]}x{SIZE[1]} @ {FPS} fps, {args.clips} clips), dtype {args.dtype}, "
+          f"weights: {'random' if base['random_weights'] else 'I3D Kinetics-400'}")
+    memory = "peak_cuda_mb" if on_gpu else "peak_rss_mb"
     print(f"{'run':8s} {'batch':>5s} {'windows':>8s} {'win/s':>7s} {'decode s':>9s} {'model s':>8s} "
-          f"{'decode %':>8s} {'peak MB':>8s}")
+          f"{'decode %':>8s} {'peak MB':>8s}  ({'CUDA allocated' if on_gpu else 'RSS'})")
     for name, run in runs.items():
         busy = run["decode_s"] + run["model_s"]
         batch = 1 if name == "batch1" else args.batch_size
         print(f"{name:8s} {batch:5d} {run['windows']:8d} {run['windows'] / busy:7.2f} {run['decode_s']:9.2f} "
-              f"{run['model_s']:8.2f} {100 * run['decode_s'] / busy:7.1f}% {run['peak_rss_mb']:8.0f}")
-    base, long, single = runs["base"], runs["long"], runs["batch1"]
+              f"{run['model_s']:8.2f} {100 * run['decode_s'] / busy:7.1f}% {run[memory]:8.0f}")
+    long, single = runs["long"], runs["batch1"]
     speed = lambda run: run["windows"] / (run["decode_s"] + run["model_s"])  # noqa: E731
-    print(f"peak memory, 4x longer clips / base: {long['peak_rss_mb'] / base['peak_rss_mb']:.2f} (streaming: ~1)")
+    print(f"peak memory, 4x longer clips / base: {long[memory] / base[memory]:.2f} (streaming: ~1)")
     print(f"speed, batch {args.batch_size} / batch 1: {speed(base) / speed(single):.2f}")
+    if on_gpu:
+        print(f"speed, autocast {args.dtype} / float32: {speed(base) / speed(runs['fp32']):.2f}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,10 @@ def collect_scores(model: InteractionRelationshipModel, shard: SampleShard, run:
         relationship = torch.sigmoid(logits.relationship) if logits.relationship is not None else None
         if interaction is not None:
             add("interaction", interaction[rows, true_slot])
+            if e.predicts_characters:  # a bidirectional interaction also holds at the reversed pair
+                reverse_slot = batch.true_pair[:, 1]
+                add("interaction_reverse", interaction[rows, reverse_slot.clamp(min=0)])
+                add("bidirectional", reverse_slot >= 0)
         if relationship is not None:
             add("relationship", relationship[rows, true_slot])
         if e.predicts_characters:
@@ -88,7 +92,8 @@ def metrics_from_scores(scores: dict[str, np.ndarray], shard: SampleShard, run: 
     metrics: dict[str, Metric] = {}
     if "interaction" in scores:
         for name, (hits, chance) in interaction_hits(scores["interaction"], shard.interaction[ids],
-                                                     shard.overlap[ids]).items():
+                                                     shard.overlap[ids], scores.get("interaction_reverse"),
+                                                     scores.get("bidirectional")).items():
             metrics[f"interaction_{name}"] = summarize(hits, chance)
     if "relationship" in scores:
         metrics["relationship"] = relationship_pair_accuracy(scores["relationship"], shard.relationship[ids],

@@ -4,7 +4,10 @@ Each metric is an accuracy in percent over the samples it applies to, with ``n``
 evaluated) and ``random``: the expected accuracy of a uniform guess on the same samples, computed
 from the data (the paper's "Random" rows).
 
-- interaction top-1, soft top-1 (a prediction counts when it is a* or in O_I(v)), top-5;
+- interaction top-1, soft top-1 (a prediction counts when it is a* or in O_I(v)), top-5; for a model
+  that scores every candidate pair, these are read at the true pair ("interaction accuracy given the
+  GT pair"), and for a bidirectional interaction a hit at its reversed pair counts too (LIReC
+  ``update_probs_max_tracks`` checks both true slots);
 - relationship accuracy at the pair level: scores summed over all samples with the same
   ``rel_key`` (movie, ordered pair, relationship), then argmax (LIReC ``RelationshipsAcc``);
 - character-pair accuracy given the true interaction (and relationship): argmax over the clip's
@@ -42,20 +45,31 @@ def summarize(hits: np.ndarray, chance: np.ndarray, include: np.ndarray | None =
     return Metric(100.0 * float(hits.mean()), int(hits.size), 100.0 * float(chance.mean()))
 
 
-def interaction_hits(scores: np.ndarray, target: np.ndarray, overlap: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-sample hits and chance of top-1, soft top-1 and top-5 for scores (S, A)."""
+def interaction_hits(scores: np.ndarray, target: np.ndarray, overlap: np.ndarray,
+                     reverse_scores: np.ndarray | None = None,
+                     bidirectional: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-sample hits and chance of top-1, soft top-1 and top-5 for scores (S, A).
+
+    ``reverse_scores`` (S, A): the scores at the reversed true pair; a sample marked
+    ``bidirectional`` is a hit when either pair's prediction is.
+    """
     S, A = scores.shape
-    order = np.argsort(-scores, axis=1, kind="stable")
-    top1 = order[:, 0]
     rows = np.arange(S)
     soft_labels = overlap.copy()
     soft_labels[rows, target] = True
     k = min(5, A)
-    return {
-        "top1": (top1 == target, np.full(S, 1.0 / A)),
-        "soft_top1": (soft_labels[rows, top1], soft_labels.sum(axis=1) / A),
-        "top5": ((order[:, :k] == target[:, None]).any(axis=1), np.full(S, k / A)),
-    }
+
+    def hits_of(values: np.ndarray) -> dict[str, np.ndarray]:
+        order = np.argsort(-values, axis=1, kind="stable")
+        return {"top1": order[:, 0] == target, "soft_top1": soft_labels[rows, order[:, 0]],
+                "top5": (order[:, :k] == target[:, None]).any(axis=1)}
+
+    hits = hits_of(scores)
+    if reverse_scores is not None:
+        reverse = hits_of(reverse_scores)
+        hits = {name: value | (bidirectional & reverse[name]) for name, value in hits.items()}
+    chance = {"top1": np.full(S, 1.0 / A), "soft_top1": soft_labels.sum(axis=1) / A, "top5": np.full(S, k / A)}
+    return {name: (hits[name], chance[name]) for name in hits}
 
 
 def relationship_pair_accuracy(scores: np.ndarray, target: np.ndarray, rel_key: np.ndarray) -> Metric:

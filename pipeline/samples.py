@@ -23,8 +23,11 @@ What a sample holds (paper Sec. 3, LIReC §1.3-1.8)
   capped at ``samples.max_candidates`` (the true pair is never cut), then shuffled with a seeded
   generator so that ties in scores cannot favour a fixed slot. ``true_candidate[:, 0]`` is the
   true pair's slot; ``true_candidate[:, 1]`` the reversed pair's slot when the interaction is
-  bidirectional (the clip also has object -> subject with the same class; LIReC ``gt_tracks[1]``),
-  else ``-1``.
+  bidirectional (the clip also has object -> subject with the same class and span, i.e. the same
+  interaction instance; LIReC ``gt_tracks[1]``),
+  else ``-1``. The cast is every character of the clip: between the paper's P_M (all pairs of the
+  movie, Eq. 8) and LIReC's code (only the characters linked to the interaction node, which tells
+  the model who is involved); "who is interacting?" is then asked among everybody on screen.
 - relationship context (LIReC §1.8): groups keyed by (movie, ordered pair, relationship). A pair's
   relationship at a clip is the label of the clip's rows for that pair; else the opposite of the
   reverse pair's label in the clip; else the last label of the pair earlier in the movie (LIReC
@@ -546,8 +549,11 @@ def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, 
                         # Candidate pairs (LIReC §1.7), shuffled with a per-sample seeded generator.
                         pairs = candidate_pairs(row.subject, row.object, cast, Kc)
                         order = _sample_rng(seed, inputs.movie, clip, index).permutation(len(pairs))
+                        # the same interaction instance (class and span) also runs object -> subject
                         bidirectional = any(other.subject == row.object and other.object == row.subject
-                                            and other.interaction == row.interaction for other in clip_rows)
+                                            and other.interaction == row.interaction
+                                            and (other.start, other.end) == (row.start, row.end)
+                                            for other in clip_rows)
                         for slot, original in enumerate(order):
                             a, b = pairs[original]
                             index_arrays["candidates"][sample, slot] = (

@@ -30,6 +30,16 @@ def test_interaction_top1_soft_top5_and_random():
     assert (top5.accuracy, top5.random) == pytest.approx((200 / 3, 500 / 6))
 
 
+def test_interaction_given_the_pair_counts_the_reversed_pair_of_a_bidirectional_interaction():
+    scores = np.array([[0.9, 0.1, 0.0], [0.9, 0.1, 0.0]])           # at the true pair: class 0
+    reverse = np.array([[0.1, 0.8, 0.0], [0.1, 0.8, 0.0]])          # at the reversed pair: class 1
+    target = np.array([1, 1])
+    bidirectional = np.array([True, False])
+    hits = interaction_hits(scores, target, np.zeros((2, 3), bool), reverse, bidirectional)
+    assert hits["top1"][0].tolist() == [True, False]  # only the bidirectional sample may use its reverse
+    assert interaction_hits(scores, target, np.zeros((2, 3), bool))["top1"][0].tolist() == [False, False]
+
+
 def test_relationship_accuracy_sums_scores_per_pair():
     scores = np.array([[0.4, 0.5, 0.1], [0.5, 0.2, 0.1], [0.5, 0.2, 0.3], [0.0, 0.0, 1.0]])
     target = np.array([0, 0, 2, -1])

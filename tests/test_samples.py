@@ -18,18 +18,19 @@ CLASSES = tiny_classes()
 C1, C2 = "scene-001.ss-0001.es-0002", "scene-002.ss-0003.es-0003"
 
 
-def _tiny_movie(folder: Path) -> MovieInputs:
+def _tiny_movie(folder: Path, reverse_span: tuple[float, float] = (1.0, 2.0)) -> MovieInputs:
     """One movie, two clips.
 
     c1: windows [0,1] [1,2] [2,3] [3,4]; ann has two tracks (windows 0-2 and 3), bob one (window 1),
     cy none, and an unnamed track that must never be used. Rows: ann->bob "hugs" (parent) over
     [0.5, 2.5] = windows 0-2 and sentences 0-1; bob->ann "hugs" (no label) over [1, 2] = window 1, no
     sentence. c2: one window [0, 2]; row ann->bob "talks to" over [5, 6] (no window overlaps: the
-    nearest one), no dialog for the clip, no tracks.
+    nearest one), no dialog for the clip, no tracks. ``reverse_span``: the span of bob->ann (the
+    span of ann->bob makes the two rows one bidirectional interaction instance).
     """
     rows = [
         annotation_row("m1", C1, 0.5, 2.5, "ann", "bob", 1, 2, [3], ["ann", "bob", "cy"], CLASSES),
-        annotation_row("m1", C1, 1.0, 2.0, "bob", "ann", 1, None, [], ["ann", "bob", "cy"], CLASSES),
+        annotation_row("m1", C1, *reverse_span, "bob", "ann", 1, None, [], ["ann", "bob", "cy"], CLASSES),
         annotation_row("m1", C2, 5.0, 6.0, "ann", "bob", 0, None, [], ["ann", "bob"], CLASSES),
     ]
     visual = {
@@ -50,8 +51,9 @@ def _tiny_movie(folder: Path) -> MovieInputs:
     return inputs
 
 
-def _assemble(tmp_path: Path, pooling: str = "max", max_candidates: int = 20) -> Path:
-    inputs = _tiny_movie(tmp_path / "in")
+def _assemble(tmp_path: Path, pooling: str = "max", max_candidates: int = 20,
+              reverse_span: tuple[float, float] = (1.0, 2.0)) -> Path:
+    inputs = _tiny_movie(tmp_path / "in", reverse_span)
     out = tmp_path / f"{pooling}.h5"
     assemble_samples([inputs], out, pooling=pooling, split="train", classes=CLASSES,
                      max_candidates=max_candidates, seed=0)
@@ -116,8 +118,16 @@ def _candidate_names(shard: SampleShard, sample: int) -> list[tuple]:
     return [tuple(shard.character_name(int(r)) for r in shard.candidates[sample, slot]) for slot in range(count)]
 
 
+def test_bidirectional_means_one_interaction_instance_in_both_directions(tmp_path):
+    one_instance = SampleShard(_assemble(tmp_path / "same", reverse_span=(0.5, 2.5)))
+    names = _candidate_names(one_instance, 0)
+    assert names[one_instance.true_candidate[0, 1]] == ("bob", "ann")   # bob->ann hugs too: bidirectional
+    another_time = SampleShard(_assemble(tmp_path / "other"))            # bob->ann hugs at another time
+    assert another_time.true_candidate[0, 1] == -1 and another_time.true_candidate[1, 1] == -1
+
+
 def test_candidates_true_pair_and_bidirectional(tmp_path):
-    shard = SampleShard(_assemble(tmp_path))
+    shard = SampleShard(_assemble(tmp_path, reverse_span=(0.5, 2.5)))
     pairs = [(a, b) for a in ("ann", "bob", "cy") for b in ("ann", "bob", "cy") if a != b]
     singles = [p for name in ("ann", "bob", "cy") for p in ((name, None), (None, name))]
     names = _candidate_names(shard, 0)
