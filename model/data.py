@@ -185,6 +185,12 @@ class Batch:
     def size(self) -> int:
         return int(self.sample_ids.shape[0])
 
+    @property
+    def two_character_mask(self) -> torch.Tensor:
+        """(B, N) bool: valid candidates made of two characters (not LIReC's single-character slots)."""
+        return (self.pair_mask & (self.pair_subject < self.subject_tracks.shape[0])
+                & (self.pair_object < self.object_tracks.shape[0]))
+
 
 def make_batch(shard: SampleShard, sample_ids: Sequence[int], experiment: Experiment, *,
                rel_clips: int | None = None, rng: np.random.Generator | None = None) -> Batch:

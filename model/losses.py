@@ -92,6 +92,12 @@ def choose_pair(interaction_logits: torch.Tensor, pair_mask: torch.Tensor, *,
     r* per pair, used where ``relationship_known``. Argmax: Eq. 9 (s_IC) / Eq. 12 (s_RC + s_IC).
     Sampling (paper: "treat s_IC(v, a*, p) as a multinomial distribution"): LIReC's softmax over the
     valid candidates, averaged with the relationship softmax when r* is known.
+
+    ``pair_mask`` holds the candidates p-hat is chosen from: the trainer passes the two-character
+    pairs only. A weak label still says that two characters interact, and Eq. 10 removes the whole
+    a* column from the negatives, so nothing would stop a single-character slot (one role fed
+    zeros) from winning the argmax once and then being reinforced for good; the singles stay
+    candidates (and negatives for other classes) everywhere else.
     """
     with torch.no_grad():
         use_rel = None
@@ -172,8 +178,8 @@ def compute_loss(run: RunConfig, logits: PairLogits, batch: Batch, epoch: int,
         rel_at_target = None
         if logits.relationship is not None:
             rel_at_target = logits.relationship[rows, :, batch.relationship.clamp(min=0)]
-        if e.supervision == "weak":  # Eq. 9 / 12
-            positive_pair = choose_pair(int_at_target, batch.pair_mask, relationship_logits=rel_at_target,
+        if e.supervision == "weak":  # Eq. 9 / 12, over pairs p of two characters (see choose_pair)
+            positive_pair = choose_pair(int_at_target, batch.two_character_mask, relationship_logits=rel_at_target,
                                         relationship_known=batch.relationship >= 0, sampling=e.sampling,
                                         generator=generator)
         else:

@@ -104,40 +104,71 @@ class Target:
     check: str
 
 
-def calibration_targets(tables: dict[int, list[dict]], figure5: list[dict]) -> list[tuple[str, str, str]]:
-    """(target, verdict, numbers) for each calibration target of the default demo."""
+# Why a calibration target can miss on the demo (printed under the table for each missed target).
+MISSED_READING = {
+    "interaction": "the demo's difficulty knobs (cue strengths, noise rates) set this level; see "
+                   "data/demo/README.md.",
+    "visual": "the visual channel carries the interaction cues of the visual-only classes; a miss means the "
+              "backbone's features of the synthetic figures separate them no better than the dialog.",
+    "dialog": "the visual channel adds little on top of dialog: Kinetics-400 I3D features of the synthetic "
+              "figures at 112 px carry their motion signatures only weakly (the Visual row of Table 1), "
+              "so most interaction evidence the models use is lexical.",
+    "relationship": "more clips help only as far as the per-clip relationship evidence is informative.",
+    "weak": "weak labels must find the pair from the per-character track features alone (the clip's visual "
+            "and dialog vectors are the same for every candidate), so the weak model inherits the weak "
+            "visual signal; with under 100 visible validation pairs, differences of a few points are noise.",
+}
+
+
+def calibration_targets(tables: dict[int, list[dict]], figure5: list[dict]) -> list[tuple[str, str, str, str]]:
+    """(target, verdict, numbers, what limits it when missed) for each calibration target of the demo."""
     results = []
+
+    def target(key: str, text: str, ok: bool, numbers: str) -> None:
+        results.append((text, "met" if ok else "missed", numbers, "" if ok else MISSED_READING[key]))
+
     t7, t1, t5 = tables.get(7), tables.get(1), tables.get(5)
     if t7:
         full = _row(t7, "Int only")
         value = full.get("int_acc")
-        ok = value is not None and 35.0 <= value <= 80.0
-        results.append(("visual+dialog+tracks interaction top-1 on test in [35%, 80%]",
-                        "met" if ok else "missed", f"{_describe(full, 'int_acc')} (n={full.get('int_acc_n')})"))
+        target("interaction", "visual+dialog+tracks interaction top-1 on test in [35%, 80%]",
+               value is not None and 35.0 <= value <= 80.0, f"{_describe(full, 'int_acc')} (n={full.get('int_acc_n')})")
     if t1:
         vd = _row(t1, "Visual + Dialog").get("int_top1")
         for label in ("Visual", "Dialog"):
             single = _row(t1, label).get("int_top1")
-            ok = vd is not None and single is not None and vd - single >= 5.0
-            results.append((f"{label.lower()}-only at least 5 points below visual+dialog (val)",
-                            "met" if ok else "missed",
-                            f"{label} {_describe(_row(t1, label), 'int_top1')} vs visual+dialog "
-                            f"{_describe(_row(t1, 'Visual + Dialog'), 'int_top1')}"))
+            target(label.lower(), f"{label.lower()}-only at least 5 points below visual+dialog (val)",
+                   vd is not None and single is not None and vd - single >= 5.0,
+                   f"{label} {_describe(_row(t1, label), 'int_top1')} vs visual+dialog "
+                   f"{_describe(_row(t1, 'Visual + Dialog'), 'int_top1')}")
     if figure5:
         first, last = figure5[0], figure5[-1]
-        ok = last["rel_acc"] - first["rel_acc"] >= 10.0
-        results.append((f"relationship accuracy with {last['clips']} clips at least 10 points above {first['clips']} clip",
-                        "met" if ok else "missed",
-                        f"{last['rel_acc']:.1f} ± {last['ci95']:.1f} vs {first['rel_acc']:.1f} ± {first['ci95']:.1f}"))
+        target("relationship",
+               f"relationship accuracy with {last['clips']} clips at least 10 points above {first['clips']} clip",
+               last["rel_acc"] - first["rel_acc"] >= 10.0,
+               f"{last['rel_acc']:.1f} ± {last['ci95']:.1f} vs {first['rel_acc']:.1f} ± {first['ci95']:.1f}")
     if t5:
         weak, full, random = (_row(t5, "Weak, sum-max, sampling"), _row(t5, "Full, sum"), _row(t5, "Random"))
         w, f, r = weak.get("char_acc"), full.get("char_acc"), random.get("char_acc")
-        ok = None not in (w, f, r) and w - r >= 10.0 and w < f
-        results.append(("weak character-pair accuracy well above Random (>= 10 points) and below full (val)",
-                        "met" if ok else "missed",
-                        f"weak {_describe(weak, 'char_acc')}, full {_describe(full, 'char_acc')}, "
-                        f"random {_describe(random, 'char_acc')}"))
+        target("weak", "weak character-pair accuracy well above Random (>= 10 points) and below full (val)",
+               None not in (w, f, r) and w - r >= 10.0 and w < f,
+               f"weak {_describe(weak, 'char_acc')}, full {_describe(full, 'char_acc')}, "
+               f"random {_describe(random, 'char_acc')}")
     return results
+
+
+def data_section(summary: dict) -> list[str]:
+    """The annotation counts per split (``work/annotations/summary.json``) as a Markdown table."""
+    splits = {name: counts for name, counts in summary.get("splits", {}).items() if isinstance(counts, dict)}
+    lines = ["## Data", "", f"From `work/annotations/summary.json` (annotations: `{summary.get('annotations')}`, "
+             f"overlap IoU > {summary.get('overlap_iou')}):", ""]
+    if not splits:
+        return lines + ["(no split counts in the summary)", ""]
+    keys = [key for key, value in next(iter(splits.values())).items() if isinstance(value, (int, float))]
+    lines += ["| count | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
+    lines += [f"| {key.replace('_', ' ')} | " + " | ".join(str(counts.get(key, "")) for counts in splits.values())
+              + " |" for key in keys]
+    return lines + [""]
 
 
 def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None) -> str:
@@ -154,14 +185,18 @@ def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None) 
     if summary_path and Path(summary_path).is_file():
         with open(summary_path, encoding="utf-8") as handle:
             summary = json.load(handle)
-        lines += ["## Data", "", "From `work/annotations/summary.json`:", "", "```",
-                  json.dumps({k: v for k, v in summary.items() if not isinstance(v, (dict, list))}, indent=1),
-                  "```", ""]
+        lines += data_section(summary)
     targets = calibration_targets(tables, figure5)
     if targets:
         lines += ["## Calibration targets of the demo", "", "| target | verdict | numbers |", "|---|---|---|"]
-        lines += [f"| {text} | {verdict} | {numbers} |" for text, verdict, numbers in targets]
+        lines += [f"| {text} | {verdict} | {numbers} |" for text, verdict, numbers, _ in targets]
         lines.append("")
+        missed = [(text, reading) for text, verdict, _, reading in targets if verdict == "missed"]
+        if missed:
+            lines += ["Missed targets are reported as they are (the evaluation is not tuned to meet them). "
+                      "What limits each:", ""]
+            lines += [f"- {text}: {reading}" for text, reading in missed]
+            lines.append("")
     for number, rows in tables.items():
         spec = TABLES[number]
         lines += [f"## Table {number}", "", table_markdown(number, rows, with_paper=True),

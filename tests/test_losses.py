@@ -15,17 +15,23 @@ T = torch.tensor
 
 
 def make_batch(*, interaction, overlap, relationship=None, pair_mask=None, true_pair=None,
-               pair_relationship=None) -> Batch:
-    """A Batch with only the label/mask fields the losses read (features empty)."""
+               pair_relationship=None, single=None) -> Batch:
+    """A Batch with only the label/mask fields the losses read (features empty).
+
+    Every candidate is a pair of character 0 with itself, except the slots marked in ``single``:
+    no object (index 1 = "no character"), a single-character candidate.
+    """
     interaction = T(interaction)
     B = interaction.shape[0]
     pair_mask = T(pair_mask) if pair_mask is not None else torch.ones(B, 1, dtype=torch.bool)
     N = pair_mask.shape[1]
     empty = torch.zeros(0)
     index = torch.zeros(B, N, dtype=torch.long)
-    return Batch(sample_ids=torch.arange(B), clip_visual=empty, clip_dialog=empty, subject_tracks=empty,
-                 object_tracks=empty,
-                 pair_clip=index, pair_subject=index, pair_object=index, pair_mask=pair_mask,
+    one_character = torch.zeros(1, 0)
+    pair_object = T(single).long() if single is not None else index
+    return Batch(sample_ids=torch.arange(B), clip_visual=empty, clip_dialog=empty, subject_tracks=one_character,
+                 object_tracks=one_character,
+                 pair_clip=index, pair_subject=index, pair_object=pair_object, pair_mask=pair_mask,
                  true_pair=T(true_pair) if true_pair is not None else T([[0, -1]] * B),
                  pair_relationship=T(pair_relationship) if pair_relationship is not None else torch.full((B, N), -1),
                  context_clip=index[..., None], context_subject=index[..., None], context_object=index[..., None],
@@ -170,6 +176,22 @@ def test_eq13_full_supervision_keeps_other_pairs_own_relationship_out():
     scores = torch.cat([RC_SCORES, torch.full_like(RC_SCORES, 0.9)])
     loss = relationship_character_loss(scores, two, T([0, 0]), supervision="full", margin=0.1, hard=False)
     assert loss.item() == pytest.approx(0.13)
+
+
+def test_weak_supervision_chooses_among_two_character_pairs_only():
+    # slot 2 is a single-character candidate with the highest a* score: never the chosen positive
+    int_scores = T([[[0.65, 0.3], [0.1, 0.6], [0.1, 0.9]]])
+    batch = make_batch(interaction=[1], overlap=[[False, False]], pair_mask=[[True, True, True]],
+                       single=[[False, False, True]])
+    assert batch.two_character_mask.tolist() == [[True, True, False]]
+    run = RunConfig.from_config(experiment_config("int_char", supervision="weak", negatives="sum",
+                                                  train={"margin": 0.1}), "exp")
+    # p^ = pair 1 (s+ = 0.6); a* column removed; negatives: class 0 of the three slots:
+    # 0.1-0.6+0.65 = 0.15, the others 0 (with the single as p^, s+ = 0.9, the loss would be 0)
+    _, parts = compute_loss(run, PairLogits(torch.logit(int_scores), None), batch, epoch=0)
+    assert parts["interaction"] == pytest.approx(0.15, abs=1e-6)
+    assert choose_pair(torch.logit(int_scores[:, :, 1]), batch.two_character_mask).tolist() == [1]
+    assert choose_pair(torch.logit(int_scores[:, :, 1]), batch.pair_mask).tolist() == [2]
 
 
 def test_eq14_weak_joint_loss_and_sum_to_max_switch():

@@ -50,7 +50,7 @@ def test_checkpoint_and_log_contents(shards, tmp_path):
     run = RunConfig.from_config(experiment_config("int_char", epochs=3, train={"eval_every": 2}), "exp")
     summary = train_model(run, train, val, tmp_path, progress=False)
     best = torch.load(tmp_path / "best.pt", weights_only=False)
-    assert best["epoch"] in (2, 3) and best["metric"] == "joint" and best["value"] == summary["best"]["value"]
+    assert best["epoch"] in (2, 3) and best["metric"] == "interaction_top1+character" and best["value"] == summary["best"]["value"]
     assert best["run"]["experiment"]["task"] == "int_char"
     assert best["shard"]["interaction_names"] == classes.interactions
     model, loaded_run, _ = load_checkpoint(tmp_path / "best.pt", torch.device("cpu"))
