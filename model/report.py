@@ -96,14 +96,6 @@ def judge_claim(claim: Claim, rows: list[dict]) -> tuple[str, str]:
     return verdict, numbers
 
 
-@dataclass(frozen=True)
-class Target:
-    """A calibration target of the demo dataset (issue 7)."""
-
-    text: str
-    check: str
-
-
 # Why a calibration target can miss on the demo (printed under the table for each missed target).
 MISSED_READING = {
     "interaction": "the demo's difficulty knobs (cue strengths, noise rates) set this level; see "

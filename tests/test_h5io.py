@@ -1,12 +1,10 @@
 """Atomic outputs: a failure or a kill never leaves a partial file under the final name."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import h5py
 import numpy as np

@@ -1,7 +1,6 @@
 """Shot, scene and frame-time readers, tested on the real release files of tt0073486."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
