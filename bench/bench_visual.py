@@ -1,7 +1,7 @@
 """Benchmark of the visual stage: windows per second, decode vs model time, peak memory.
 
 ``python -m bench.bench_visual [--input-size 112] [--batch-size 8] [--seconds 20] [--clips 4]
-[--device cpu] [--dtype auto]``
+[--device cpu] [--dtype auto] [--weights FILE]``
 
 Renders demo-like clips (160x120 at 8 fps, a moving square, two face tracks per clip), then runs
 :func:`extractors.visual.extract_movie` in a fresh subprocess per configuration (so each peak RSS is

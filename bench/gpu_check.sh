@@ -39,8 +39,6 @@ import json, sys
 split = json.load(open(sys.argv[1]))
 print("\n".join(m for s in ("train", "val", "test") for m in split[s]))' "$work/data/split.json")
 echo "   movies: ${movies[*]}"
-outs=()
-for movie in "${movies[@]}"; do outs+=("$work/work/annotations/$movie.parquet"); done
 step annotations "$python" -m pipeline.annotations --config workflow_config.yaml --settings "$settings" --out-dir "$work/work/annotations"
 for movie in "${movies[@]}"; do
   step "visual $movie ($device)" "$python" -m extractors.visual --config workflow_config.yaml --settings "$settings" --movie "$movie" \
