@@ -19,8 +19,8 @@ include: "pipeline/rules/common.smk"
 
 wildcard_constraints:
     movie=r"[A-Za-z0-9_\-]+",
-    split=r"train|val|test",
-    pooling=r"max|avg|sum",
+    split="|".join(SPLITS),
+    pooling="|".join(POOLINGS),
 
 
 include: "pipeline/rules/demo.smk"

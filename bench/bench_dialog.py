@@ -53,14 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
+    from extractors.settings import DialogSettings
     from extractors.text_encoder import SentenceEncoder
+    from pipeline.config import validate_config
 
+    settings = DialogSettings.from_config(validate_config({"dialog": {"model": args.model, "device": args.device}}))
     if args.threads:
         torch.set_num_threads(args.threads)
     texts, partners = make_sentences(args.sentences)
     started = time.perf_counter()
-    batched = SentenceEncoder(args.model, batch_size=args.batch_size, device=args.device)
-    single = SentenceEncoder(args.model, batch_size=1, device=args.device)
+    batched = SentenceEncoder(**{**settings.encoder_arguments(), "batch_size": args.batch_size})
+    single = SentenceEncoder(**{**settings.encoder_arguments(), "batch_size": 1})
     load = (time.perf_counter() - started) / 2
     sentences_per_second(batched, texts[:64], partners[:64])  # warm-up
     rate_batched = sentences_per_second(batched, texts, partners)

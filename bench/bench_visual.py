@@ -33,37 +33,39 @@ SIZE = (160, 120)
 
 
 def _render(root: Path, movie: str, clips: int, seconds: int) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from _video_helpers import write_track_names, write_tracks, write_video
+    from pipeline.demo.writers import write_test_pattern_video
+    from pipeline.tracks import write_clip_tracks, write_track_names
 
     names = {}
     for k in range(clips):
         clip = f"clip{k:02d}"
         n_frames = seconds * FPS
-        write_video(root / "videos" / movie / f"{clip}.mp4", n_frames=n_frames, size=SIZE, fps=FPS, seed=k)
-        write_tracks(root, movie, clip, [[(f, 30.0, 20.0, 16.0, 16.0) for f in range(0, n_frames, 2)],
-                                         [(f, 100.0, 30.0, 14.0, 14.0) for f in range(n_frames // 2, n_frames)]],
-                     fps=FPS)
+        write_test_pattern_video(root / "videos" / movie / f"{clip}.mp4", n_frames=n_frames, size=SIZE, fps=FPS,
+                                 seed=k)
+        write_clip_tracks(root / "ftracks" / movie / f"{clip}.json",
+                          [[(f, 30.0, 20.0, 16.0, 16.0) for f in range(0, n_frames, 2)],
+                           [(f, 100.0, 30.0, 14.0, 14.0) for f in range(n_frames // 2, n_frames)]], FPS)
         names[clip] = ["Alice", "Bob"]
-    write_track_names(root, movie, names)
+    write_track_names(root / "ftrack_ids" / f"{movie}.json", names)
 
 
 def _child(args: argparse.Namespace) -> None:
     """Run one extraction and print its counts, timings and peak RSS as JSON."""
     import logging
 
+    from extractors.settings import VisualSettings
     from extractors.visual import extract_movie
     from pipeline.config import validate_config
     from pipeline.paths import WorkPaths
 
     logging.basicConfig(level=logging.WARNING)
-    weights = Path(args.weights) if args.weights else WorkPaths({}).i3d_weights()
+    weights = Path(args.weights) if args.weights else WorkPaths(validate_config({})).i3d_weights()
     config = validate_config({
         "dataset": {"format": "moviegraphs", "root": args.root},
         "visual": {"input_size": args.input_size, "batch_size": args.batch_size, "device": args.device,
                    "dtype": args.dtype, "weights": str(weights), "allow_random_weights": not weights.is_file()},
     })
-    result = extract_movie(config, args.movie, Path(args.root) / "out" / f"{args.movie}-{args.tag}.h5")
+    result = extract_movie(VisualSettings.from_config(config), args.movie, Path(args.root) / "out" / f"{args.movie}-{args.tag}.h5")
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import torch
 

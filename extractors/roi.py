@@ -14,31 +14,15 @@ spans ``[i, i + 1)``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from torchvision import ops
 
+from extractors.settings import RoiSettings
 from extractors.video import FrameGeometry
 from pipeline.tracks import FaceDetection, PersonBoxRatios, clip_boxes, face_to_person_box
-
-ROI_OPS = ("roi_align", "roi_pool")
-
-
-@dataclass(frozen=True)
-class RoiSettings:
-    """``visual.roi`` of the config."""
-
-    op: str = "roi_align"
-    output_size: int = 2
-    sampling_ratio: int = -1
-    aligned: bool = True
-
-    def __post_init__(self) -> None:
-        if self.op not in ROI_OPS:
-            raise ValueError(f"visual.roi.op must be one of {ROI_OPS}, got {self.op!r}")
 
 
 def person_boxes(detections: Sequence[FaceDetection], ratios: PersonBoxRatios,

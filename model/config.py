@@ -1,20 +1,23 @@
 """Typed settings of a training run: the config's ``train`` section plus one ``experiments`` entry.
 
-Paper values are the schema defaults (``pipeline/schemas/config.schema.yaml``): margin 0.101 (the
-authors' code), lambda 1.5 (paper Sec. 4.3), per-modality MLP width 512, per-track width 256,
-dropout 0.3, Adam lr 3e-5 with weight decay 1e-5, batch 64, 100 epochs, sum->max switch after 20
-epochs, validation every 2 epochs.
+The values come from a validated config only; the defaults are the schema's
+(``pipeline/schemas/config.schema.yaml``), which are the paper's: margin 0.101 (the authors' code),
+lambda 1.5 (paper Sec. 4.3), per-modality MLP width 512, per-track width 256, dropout 0.3, Adam
+lr 3e-5 with weight decay 1e-5, batch 64, 100 epochs, sum->max switch after 20 epochs, validation
+every 2 epochs. :meth:`RunConfig.defaults` builds a run from those defaults (tests, tools).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
-TASKS = ("int", "rel", "int_rel", "int_char", "int_rel_char")
-MODALITIES = ("visual", "dialog", "tracks")
+from pipeline.config import ConfigError, schema_defaults, schema_enum
+
+TASKS = schema_enum("experiments.*.task")
+MODALITIES = schema_enum("experiments.*.modalities")
 
 
-class ExperimentError(ValueError):
+class ExperimentError(ConfigError):
     """An experiment entry is unknown or inconsistent (the message names it)."""
 
 
@@ -22,20 +25,20 @@ class ExperimentError(ValueError):
 class TrainSettings:
     """The ``train`` section."""
 
-    epochs: int = 100
-    burn_in: int = 20
-    lr: float = 3.0e-5
-    weight_decay: float = 1.0e-5
-    batch_size: int = 64
-    margin: float = 0.101
-    lambda_int: float = 1.5
-    hidden: int = 512
-    track_hidden: int = 256
-    dropout: float = 0.3
-    eval_every: int = 2
-    context_pooling: str = "avg"
-    batching: str = "random"
-    device: str = "auto"
+    epochs: int
+    burn_in: int
+    lr: float
+    weight_decay: float
+    batch_size: int
+    margin: float
+    lambda_int: float
+    hidden: int
+    track_hidden: int
+    dropout: float
+    eval_every: int
+    context_pooling: str
+    batching: str
+    device: str
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,14 @@ class Experiment:
     """One ``experiments`` entry (see the schema for the keys)."""
 
     name: str
-    modalities: tuple[str, ...] = MODALITIES
-    pooling: str = "max"
-    task: str = "int"
-    supervision: str = "full"
-    negatives: str = "sum"
-    sampling: bool = False
-    rel_clips: int = 18
-    joint: str = "rel_to_int"
+    modalities: tuple[str, ...]
+    pooling: str
+    task: str
+    supervision: str
+    negatives: str
+    sampling: bool
+    rel_clips: int
+    joint: str
 
     @property
     def predicts_interactions(self) -> bool:
@@ -86,27 +89,34 @@ class RunConfig:
 
     train: TrainSettings
     experiment: Experiment
-    seed: int = 0
+    seed: int
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], experiment_name: str) -> "RunConfig":
+    def defaults(cls, experiment_name: str = "experiment", **entry: Any) -> "RunConfig":
+        """A run from the schema's defaults (the paper's values) and the experiment entry ``entry``."""
+        config = schema_defaults()
+        config["experiments"] = {experiment_name: {**schema_defaults("experiments.*"), **entry}}
+        return cls.from_config(config, experiment_name)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], experiment: str) -> "RunConfig":
+        """The run of experiment ``experiment`` of a validated config."""
+        experiment_name = experiment
         experiments = config.get("experiments") or {}
         if experiment_name not in experiments:
             raise ExperimentError(f"experiment {experiment_name!r} is not in the configuration's experiments "
                                   f"({', '.join(sorted(experiments)) or 'none defined'})")
         entry = dict(experiments[experiment_name])
-        train = dict(config.get("train") or {})
+        train = dict(config["train"])
         for key in ("epochs", "lr"):  # per-experiment overrides of the train section
             if entry.get(key) is not None:
                 train[key] = entry[key]
         entry.pop("epochs", None)
         entry.pop("lr", None)
-        known = set(TrainSettings.__dataclass_fields__)
-        settings = TrainSettings(**{k: v for k, v in train.items() if k in known})
+        settings = TrainSettings(**train)
         if "modalities" in entry:
             entry["modalities"] = tuple(entry["modalities"])
-        experiment = Experiment(name=experiment_name, **entry)
-        run = cls(train=settings, experiment=experiment, seed=int(config.get("seed", 0)))
+        run = cls(train=settings, experiment=Experiment(name=experiment_name, **entry), seed=int(config["seed"]))
         run.check()
         return run
 
@@ -129,10 +139,10 @@ class RunConfig:
         if e.negatives == "sum_max" and not e.predicts_characters:
             raise ExperimentError(f"experiment {e.name!r}: hard negatives (sum_max) are defined over the "
                                   "pair x class matrix (Eq. 8/10); use task int_char or int_rel_char")
-        if self.train.batching not in ("random", "movie"):
-            raise ExperimentError(f"train.batching must be random or movie, not {self.train.batching!r}")
-        if self.train.context_pooling not in ("avg", "max"):
-            raise ExperimentError(f"train.context_pooling must be avg or max, not {self.train.context_pooling!r}")
+        for key in ("batching", "context_pooling"):
+            allowed = schema_enum(f"train.{key}")
+            if getattr(self.train, key) not in allowed:
+                raise ExperimentError(f"train.{key} must be one of {allowed}, not {getattr(self.train, key)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"train": asdict(self.train), "experiment": asdict(self.experiment), "seed": self.seed}

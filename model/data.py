@@ -1,9 +1,8 @@
-"""Batches from a sample shard (:mod:`pipeline.samples` documents the layout).
+"""Batches from a sample shard (:mod:`pipeline.formats.shard`: the layout and its reader).
 
-:class:`SampleShard` opens the HDF5 file lazily (once per process, so it is safe in DataLoader
-workers) and keeps only the small index arrays in memory; feature rows are read per batch, so
-memory is bounded by the batch, not the dataset. :func:`make_batch` gathers what the experiment
-needs: the true pair only (int / rel / int_rel), every candidate pair (int_char / int_rel_char),
+:class:`~pipeline.formats.shard.SampleShard` keeps only the small index arrays in memory; feature
+rows are read per batch, so memory is bounded by the batch, not the dataset. :func:`make_batch`
+gathers what the experiment needs: the true pair only (int / rel / int_rel), every candidate pair (int_char / int_rel_char),
 and K relationship-context members of each scored pair's group (rel / int_rel / int_rel_char).
 
 Deduplication: a batch references each needed clip (sample) once (``clip_visual``/``clip_dialog``)
@@ -14,132 +13,15 @@ its parts).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from model.config import Experiment
-from pipeline.samples import SHARD_FORMAT
+from pipeline.formats.shard import SampleShard
 
-
-class ShardError(ValueError):
-    """A sample shard is missing, incomplete or not in the expected format."""
-
-
-_INDEX_DATASETS = ("samples/movie", "samples/interaction", "samples/overlap", "samples/relationship",
-                   "samples/rel_key", "samples/char_offset", "samples/subject_row", "samples/object_row",
-                   "samples/candidates", "samples/candidate_count", "samples/candidate_group",
-                   "samples/true_candidate", "characters/person", "characters/has_track", "groups/offset",
-                   "groups/member_sample", "groups/member_subject_row", "groups/member_object_row",
-                   "groups/relationship")
-
-
-class SampleShard:
-    """A sample shard: index arrays in memory, feature rows read on demand."""
-
-    def __init__(self, path: str | Path):
-        import h5py
-
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ShardError(f"{self.path}: sample shard not found")
-        try:
-            with h5py.File(self.path, "r") as handle:
-                attrs = dict(handle.attrs)
-                if attrs.get("format") != SHARD_FORMAT:
-                    raise ShardError(f"{self.path}: not a sample shard of format {SHARD_FORMAT} "
-                                     f"(format attr: {attrs.get('format')!r})")
-                if not bool(attrs.get("complete", False)):
-                    raise ShardError(f"{self.path}: incomplete shard (attrs['complete'] is not true)")
-                missing = [name for name in _INDEX_DATASETS if name not in handle]
-                if missing:
-                    raise ShardError(f"{self.path}: missing datasets {missing}")
-                index = {name: handle[name][()] for name in _INDEX_DATASETS}
-        except OSError as exc:
-            raise ShardError(f"{self.path}: not a readable HDF5 file ({exc})") from None
-        self.pooling = str(attrs["pooling"])
-        self.visual_dim = int(attrs["visual_dim"])
-        self.dialog_dim = int(attrs["dialog_dim"])
-        self.num_interactions = int(attrs["num_interactions"])
-        self.num_relationships = int(attrs["num_relationships"])
-        self.interaction_names: list[str] = json.loads(attrs["interaction_names"])
-        self.relationship_names: list[str] = json.loads(attrs["relationship_names"])
-        self.max_candidates = int(attrs["max_candidates"])
-        self.movie = index["samples/movie"]
-        self.interaction = index["samples/interaction"].astype(np.int64)
-        self.overlap = index["samples/overlap"].astype(bool)
-        self.relationship = index["samples/relationship"].astype(np.int64)
-        self.rel_key = index["samples/rel_key"].astype(np.int64)
-        self.char_offset = index["samples/char_offset"]
-        self.subject_row = index["samples/subject_row"].astype(np.int64)
-        self.object_row = index["samples/object_row"].astype(np.int64)
-        self.candidates = index["samples/candidates"].astype(np.int64)
-        self.candidate_count = index["samples/candidate_count"].astype(np.int64)
-        self.candidate_group = index["samples/candidate_group"].astype(np.int64)
-        self.true_candidate = index["samples/true_candidate"].astype(np.int64)
-        self.character_person = index["characters/person"]
-        self.has_track = index["characters/has_track"].astype(bool)
-        self.group_offset = index["groups/offset"]
-        self.member_sample = index["groups/member_sample"].astype(np.int64)
-        self.member_subject_row = index["groups/member_subject_row"].astype(np.int64)
-        self.member_object_row = index["groups/member_object_row"].astype(np.int64)
-        self.group_relationship = index["groups/relationship"].astype(np.int64)
-        self._handle = None
-        self._pid = None
-
-    def __len__(self) -> int:
-        return int(self.interaction.shape[0])
-
-    # Lazy feature access (reopened after a fork) --------------------------------------------
-    def _file(self):
-        import os
-
-        import h5py
-
-        if self._handle is None or self._pid != os.getpid():
-            self._handle = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._handle
-
-    def read_rows(self, dataset: str, rows: np.ndarray) -> np.ndarray:
-        """Rows ``rows`` (sorted, unique) of a 2-D float16 dataset, as float32."""
-        if rows.size == 0:
-            return np.zeros((0, self._file()[dataset].shape[1]), np.float32)
-        return self._file()[dataset][rows].astype(np.float32)
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_handle"] = None
-        state["_pid"] = None
-        return state
-
-    # Names (for predictions) ---------------------------------------------------------------
-    def names(self, dataset: str, index: int) -> str:
-        value = self._file()[dataset][index]
-        return value.decode() if isinstance(value, bytes) else str(value)
-
-    def character_name(self, row: int) -> str | None:
-        if row < 0:
-            return None
-        return self.names("persons/name", int(self.character_person[row]))
-
-    # Context --------------------------------------------------------------------------------
-    def group_members(self, group: int) -> np.ndarray:
-        """Member positions (into ``member_*`` arrays) of ``group``, in clip order."""
-        return np.arange(self.group_offset[group], self.group_offset[group + 1])
-
-    def pair_visible(self) -> np.ndarray:
-        """Samples whose true subject and object both have a track (paper: "a pair of characters appear")."""
-        return self.has_track[self.subject_row] & self.has_track[self.object_row]
 
 
 def choose_context(count: int, k: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -175,8 +57,6 @@ class Batch:
     interaction: torch.Tensor         # (B,)
     overlap: torch.Tensor             # (B, A) bool: O_I(v)
     relationship: torch.Tensor        # (B,) -1 missing
-    rel_key: torch.Tensor             # (B,)
-    pair_visible: torch.Tensor        # (B,) bool
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
@@ -253,8 +133,6 @@ def make_batch(shard: SampleShard, sample_ids: Sequence[int], experiment: Experi
     subject_tracks = features("characters/track", subject_table, experiment.uses_tracks)
     object_tracks = features("characters/track", object_table, experiment.uses_tracks)
     pair_relationship = np.where(pair_group >= 0, shard.group_relationship[np.maximum(pair_group, 0)], -1)
-    has_track = shard.has_track
-    pair_visible = has_track[shard.subject_row[ids]] & has_track[shard.object_row[ids]]
     return Batch(
         sample_ids=torch.from_numpy(ids),
         clip_visual=torch.from_numpy(visual), clip_dialog=torch.from_numpy(dialog),
@@ -270,8 +148,6 @@ def make_batch(shard: SampleShard, sample_ids: Sequence[int], experiment: Experi
         interaction=torch.from_numpy(shard.interaction[ids]),
         overlap=torch.from_numpy(shard.overlap[ids]),
         relationship=torch.from_numpy(shard.relationship[ids]),
-        rel_key=torch.from_numpy(shard.rel_key[ids]),
-        pair_visible=torch.from_numpy(pair_visible),
     )
 
 

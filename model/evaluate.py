@@ -20,7 +20,6 @@ interaction-relationship-character accuracy, a relationship label).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
@@ -29,11 +28,16 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from model.checkpoint import load_checkpoint
 from model.config import RunConfig
-from model.data import SampleShard, iterate_batches
+from model.data import iterate_batches
 from model.heads import InteractionRelationshipModel
 from model.metrics import (Metric, character_hits, interaction_hits, joint_hits, relationship_pair_accuracy,
                            summarize)
+from pipeline.devices import resolve_device
+from pipeline.errors import PipelineError
+from pipeline.formats.shard import SampleShard
+from pipeline.h5io import write_json_atomic
 
 LOG = logging.getLogger("model.evaluate")
 
@@ -139,11 +143,9 @@ def relationship_vs_clips(model: InteractionRelationshipModel, shard: SampleShar
 
 def evaluation_report(checkpoint: Path, samples: Path, device: torch.device, experiment: str | None = None,
                       figure5: bool = True) -> dict[str, Any]:
-    from model.train import load_checkpoint
-
     model, run, info = load_checkpoint(checkpoint, device)
     if experiment is not None and run.experiment.name != experiment:
-        raise ValueError(f"{checkpoint}: holds experiment {run.experiment.name!r}, not {experiment!r}")
+        raise PipelineError(f"{checkpoint}: holds experiment {run.experiment.name!r}, not {experiment!r}")
     shard = SampleShard(samples)
     check_compatible(shard, info, checkpoint)
     metrics = evaluate_model(model, shard, run, device)
@@ -169,40 +171,25 @@ def check_compatible(shard: SampleShard, info: dict[str, Any], checkpoint: Path)
              "pooling": shard.pooling}
     wrong = {key: (expected.get(key), value) for key, value in found.items() if expected.get(key) != value}
     if wrong:
-        raise ValueError(f"{shard.path}: does not match the model of {checkpoint} (model vs shard): {wrong}")
+        raise PipelineError(f"{shard.path}: does not match the model of {checkpoint} (model vs shard): {wrong}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pipeline.config import ConfigError, settings_from_cli
-    from pipeline.h5io import exit_cleanly_on_sigterm, write_json_atomic
+    from pipeline.cli import stage_main
 
-    from model.train import resolve_device
+    def arguments(parser) -> None:
+        parser.add_argument("--experiment", required=True, help="an entry of the config's experiments")
+        parser.add_argument("--checkpoint", required=True, type=Path, help="work/models/<experiment>/best.pt")
+        parser.add_argument("--samples", required=True, type=Path, help="work/samples/<pooling>/<split>.h5")
+        parser.add_argument("--out", required=True, type=Path, help="work/eval/<experiment>/<split>.json")
 
-    exit_cleanly_on_sigterm()
-    parser = argparse.ArgumentParser(description="Evaluate a trained LIReC model on a sample shard.")
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--settings", default=None)
-    parser.add_argument("--experiment", required=True)
-    parser.add_argument("--checkpoint", required=True, type=Path)
-    parser.add_argument("--samples", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        config = settings_from_cli(args.config, args.settings)
-        RunConfig.from_config(config, args.experiment)  # the experiment must exist in this config
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        if not args.checkpoint.is_file():
-            raise ValueError(f"{args.checkpoint}: checkpoint not found")
-        report = evaluation_report(args.checkpoint, args.samples, resolve_device(config["train"]["device"]),
+    def run(settings: RunConfig, args) -> None:
+        report = evaluation_report(args.checkpoint, args.samples, resolve_device(settings.train.device),
                                    experiment=args.experiment)
         write_json_atomic(args.out, report)
-    except (ConfigError, ValueError) as exc:
-        LOG.error("%s", exc)
-        return 2
-    return 0
+
+    return stage_main("evaluate", run, description=__doc__.split("\n")[0], arguments=arguments,
+                      wildcards=lambda args: {"experiment": args.experiment}, threads=True, argv=argv)
 
 
 if __name__ == "__main__":

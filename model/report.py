@@ -2,23 +2,24 @@
 
 For every table the paper makes claims ("dialog beats visual", "max pooling is best", ...). Each claim
 is written here once as a comparison of two rows of our table; the report says, with the numbers and
-their 95% intervals, whether our run reproduces it. The demo's calibration targets (issue 7) are
-checked the same way.
+their 95% intervals, whether our run reproduces it. On the demo dataset, its calibration targets
+(:mod:`pipeline.demo.targets`) are checked the same way.
 
     python -m model.report --eval-dir work/eval --results-dir results --summary work/annotations/summary.json \
         --out results/report.md
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.tables import (METRIC_TITLES, TABLES, build_table, figure5_points,
-                          table_markdown)
+from model.tables import METRIC_TITLES, TABLES, build_table, figure5_points, table_markdown
+from pipeline.demo.targets import (INTERACTION_RANGE, MISSED_READING, MODALITY_MARGIN, RELATIONSHIP_GAIN,
+                                   WEAK_ABOVE_RANDOM)
+from pipeline.errors import PipelineError
 from pipeline.h5io import write_text_atomic
 
 LOG = logging.getLogger("model.report")
@@ -96,22 +97,6 @@ def judge_claim(claim: Claim, rows: list[dict]) -> tuple[str, str]:
     return verdict, numbers
 
 
-# Why a calibration target can miss on the demo (printed under the table for each missed target).
-MISSED_READING = {
-    "interaction": "the demo's difficulty knobs (cue strengths, noise rates) set this level; see "
-                   "data/demo/README.md.",
-    "visual": "the visual channel carries the interaction cues of the visual-only classes; a miss means the "
-              "backbone's features of the synthetic figures separate them no better than the dialog.",
-    "dialog": "the visual channel adds little on top of dialog: Kinetics-400 I3D features of the synthetic "
-              "figures at 112 px carry their motion signatures only weakly (the Visual row of Table 1), "
-              "so most interaction evidence the models use is lexical.",
-    "relationship": "more clips help only as far as the per-clip relationship evidence is informative.",
-    "weak": "weak labels must find the pair from the per-character track features alone (the clip's visual "
-            "and dialog vectors are the same for every candidate), so the weak model inherits the weak "
-            "visual signal; with under 100 visible validation pairs, differences of a few points are noise.",
-}
-
-
 def calibration_targets(tables: dict[int, list[dict]], figure5: list[dict]) -> list[tuple[str, str, str, str]]:
     """(target, verdict, numbers, what limits it when missed) for each calibration target of the demo."""
     results = []
@@ -123,27 +108,28 @@ def calibration_targets(tables: dict[int, list[dict]], figure5: list[dict]) -> l
     if t7:
         full = _row(t7, "Int only")
         value = full.get("int_acc")
-        target("interaction", "visual+dialog+tracks interaction top-1 on test in [35%, 80%]",
-               value is not None and 35.0 <= value <= 80.0, f"{_describe(full, 'int_acc')} (n={full.get('int_acc_n')})")
+        target("interaction", f"visual+dialog+tracks interaction top-1 on test in [{INTERACTION_RANGE[0]:.0f}%, {INTERACTION_RANGE[1]:.0f}%]",
+               value is not None and INTERACTION_RANGE[0] <= value <= INTERACTION_RANGE[1], f"{_describe(full, 'int_acc')} (n={full.get('int_acc_n')})")
     if t1:
         vd = _row(t1, "Visual + Dialog").get("int_top1")
         for label in ("Visual", "Dialog"):
             single = _row(t1, label).get("int_top1")
-            target(label.lower(), f"{label.lower()}-only at least 5 points below visual+dialog (val)",
-                   vd is not None and single is not None and vd - single >= 5.0,
+            target(label.lower(), f"{label.lower()}-only at least {MODALITY_MARGIN:.0f} points below visual+dialog (val)",
+                   vd is not None and single is not None and vd - single >= MODALITY_MARGIN,
                    f"{label} {_describe(_row(t1, label), 'int_top1')} vs visual+dialog "
                    f"{_describe(_row(t1, 'Visual + Dialog'), 'int_top1')}")
     if figure5:
         first, last = figure5[0], figure5[-1]
         target("relationship",
-               f"relationship accuracy with {last['clips']} clips at least 10 points above {first['clips']} clip",
-               last["rel_acc"] - first["rel_acc"] >= 10.0,
+               f"relationship accuracy with {last['clips']} clips at least {RELATIONSHIP_GAIN:.0f} points above "
+               f"{first['clips']} clip",
+               last["rel_acc"] - first["rel_acc"] >= RELATIONSHIP_GAIN,
                f"{last['rel_acc']:.1f} ± {last['ci95']:.1f} vs {first['rel_acc']:.1f} ± {first['ci95']:.1f}")
     if t5:
         weak, full, random = (_row(t5, "Weak, sum-max, sampling"), _row(t5, "Full, sum"), _row(t5, "Random"))
         w, f, r = weak.get("char_acc"), full.get("char_acc"), random.get("char_acc")
-        target("weak", "weak character-pair accuracy well above Random (>= 10 points) and below full (val)",
-               None not in (w, f, r) and w - r >= 10.0 and w < f,
+        target("weak", f"weak character-pair accuracy well above Random (>= {WEAK_ABOVE_RANDOM:.0f} points) and below full (val)",
+               None not in (w, f, r) and w - r >= WEAK_ABOVE_RANDOM and w < f,
                f"weak {_describe(weak, 'char_acc')}, full {_describe(full, 'char_acc')}, "
                f"random {_describe(random, 'char_acc')}")
     return results
@@ -163,11 +149,12 @@ def data_section(summary: dict) -> list[str]:
     return lines + [""]
 
 
-def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None) -> str:
+def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None, demo_dataset: bool = True) -> str:
+    """The report's Markdown; the demo's calibration section only when ``demo_dataset``."""
     tables = {number: build_table(number, eval_dir) for number in sorted(TABLES)}
     try:
         figure5 = figure5_points(eval_dir)
-    except (FileNotFoundError, ValueError):
+    except PipelineError:   # no figure 5 evaluation: the report goes without it
         figure5 = []
     lines = ["# LIReC-pipeline report", "",
              "Our tables beside the paper's (Kukleva et al., CVPR 2020), row by row. The paper's numbers are on",
@@ -178,7 +165,7 @@ def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None) 
         with open(summary_path, encoding="utf-8") as handle:
             summary = json.load(handle)
         lines += data_section(summary)
-    targets = calibration_targets(tables, figure5)
+    targets = calibration_targets(tables, figure5) if demo_dataset else []
     if targets:
         lines += ["## Calibration targets of the demo", "", "| target | verdict | numbers |", "|---|---|---|"]
         lines += [f"| {text} | {verdict} | {numbers} |" for text, verdict, numbers, _ in targets]
@@ -213,22 +200,35 @@ def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None) 
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class ReportSettings:
+    """Which dataset the report is about: the demo's calibration section is shown for the demo only."""
+
+    demo_dataset: bool
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ReportSettings":
+        return cls(demo_dataset=config["dataset"]["format"] == "demo")
+
+
+def write_report(settings: ReportSettings, eval_dir: Path, results_dir: Path, summary: Path | None, out: Path) -> None:
+    text = render_report(eval_dir, results_dir, summary, demo_dataset=settings.demo_dataset)
+    write_text_atomic(out, text)
+    LOG.info("report -> %s", out)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eval-dir", default="work/eval")
-    parser.add_argument("--results-dir", default="results")
-    parser.add_argument("--summary", default=None)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        text = render_report(Path(args.eval_dir), Path(args.results_dir), args.summary and Path(args.summary))
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        LOG.error("%s", exc)
-        return 2
-    write_text_atomic(args.out, text)
-    LOG.info("report -> %s", args.out)
-    return 0
+    from pipeline.cli import stage_main
+
+    def arguments(parser) -> None:
+        parser.add_argument("--eval-dir", default="work/eval", type=Path)
+        parser.add_argument("--results-dir", default="results", type=Path)
+        parser.add_argument("--summary", default=None, type=Path, help="work/annotations/summary.json")
+        parser.add_argument("--out", required=True, type=Path)
+
+    return stage_main("report", lambda settings, args: write_report(settings, args.eval_dir, args.results_dir,
+                                                                    args.summary, args.out),
+                      description=__doc__.split("\n")[0], arguments=arguments, argv=argv)
 
 
 if __name__ == "__main__":

@@ -8,21 +8,20 @@ report only, labelled as the paper's.
 
     python -m model.tables --table 7 --eval-dir work/eval --out results/table7.csv
     python -m model.tables --figure5 --eval-dir work/eval --out results/figure5.png
-    python -m model.tables --report --eval-dir work/eval --results-dir results --out results/report.md
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import logging
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.errors import PipelineError
 from pipeline.h5io import atomic_path, write_text_atomic
+from pipeline.stats import binomial_ci95
 
 LOG = logging.getLogger("model.tables")
 
@@ -162,20 +161,13 @@ def _metric_entry(evaluation: dict, column: str) -> dict | None:
     return entry
 
 
-def binomial_ci95(accuracy: float, n: int) -> float:
-    """Half-width of the 95% normal-approximation interval of an accuracy over n samples."""
-    if n <= 0:
-        return float("nan")
-    return 1.96 * math.sqrt(max(accuracy * (1.0 - accuracy), 0.0) / n)
-
-
 def load_evaluation(eval_dir: Path, experiment: str, split: str) -> dict:
     path = evaluation_path(eval_dir, experiment, split)
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: evaluation of experiment {experiment!r} on {split} is missing; "
+        raise PipelineError(f"{path}: evaluation of experiment {experiment!r} on {split} is missing; "
                                 f"run `snakemake --cores 8 {path}`") from None
 
 
@@ -258,7 +250,7 @@ def figure5_points(eval_dir: Path) -> list[dict]:
     evaluation = load_evaluation(eval_dir, FIGURE5_EXPERIMENT, FIGURE5_SPLIT)
     by_clips = evaluation.get("relationship_vs_clips")
     if not by_clips:
-        raise ValueError(f"{evaluation_path(eval_dir, FIGURE5_EXPERIMENT, FIGURE5_SPLIT)}: "
+        raise PipelineError(f"{evaluation_path(eval_dir, FIGURE5_EXPERIMENT, FIGURE5_SPLIT)}: "
                          "no 'relationship_vs_clips' (evaluate a rel or int_rel model)")
     points = []
     for clips, entry in sorted(by_clips.items(), key=lambda item: int(item[0])):
@@ -303,24 +295,32 @@ def write_figure5(eval_dir: Path, out_png: Path) -> list[dict]:
     return points
 
 
+@dataclass(frozen=True)
+class TableSettings:
+    """Tables are shaped by the evaluation files alone (no config section)."""
+
+    @classmethod
+    def from_config(cls, config: dict) -> "TableSettings":
+        return cls()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--table", type=int, choices=sorted(TABLES))
-    what.add_argument("--figure5", action="store_true")
-    parser.add_argument("--eval-dir", default="work/eval")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
+    from pipeline.cli import stage_main
+
+    def arguments(parser) -> None:
+        what = parser.add_mutually_exclusive_group(required=True)
+        what.add_argument("--table", type=int, choices=sorted(TABLES))
+        what.add_argument("--figure5", action="store_true")
+        parser.add_argument("--eval-dir", default="work/eval", type=Path)
+        parser.add_argument("--out", required=True, type=Path)
+
+    def run(settings: TableSettings, args) -> None:
         if args.figure5:
-            write_figure5(Path(args.eval_dir), Path(args.out))
+            write_figure5(args.eval_dir, args.out)
         else:
-            write_table(args.table, Path(args.eval_dir), Path(args.out))
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        LOG.error("%s", exc)
-        return 2
-    return 0
+            write_table(args.table, args.eval_dir, args.out)
+
+    return stage_main("tables", run, description=__doc__.split("\n")[0], arguments=arguments, argv=argv)
 
 
 if __name__ == "__main__":

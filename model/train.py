@@ -11,9 +11,7 @@ same weights as an uninterrupted one (on the same device).
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import hashlib
 import csv
 import io
 import logging
@@ -26,64 +24,18 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from model.checkpoint import (CHECKPOINT_VERSION, CheckpointError, build_model, read_checkpoint, save_checkpoint,
+                              shard_signature)
 from model.config import RunConfig
-from model.data import SampleShard, iterate_batches
+from model.data import iterate_batches
 from model.evaluate import evaluate_model, selection_value
-from model.heads import InteractionRelationshipModel
 from model.losses import compute_loss, hard_negatives_active
+from pipeline.devices import resolve_device
+from pipeline.errors import PipelineError
+from pipeline.formats.shard import SampleShard
+from pipeline.provenance import sha256_files
 
 LOG = logging.getLogger("model.train")
-
-CHECKPOINT_VERSION = 1
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def shard_signature(shard: SampleShard) -> dict[str, Any]:
-    return {"visual_dim": shard.visual_dim, "dialog_dim": shard.dialog_dim, "num_interactions": shard.num_interactions,
-            "num_relationships": shard.num_relationships, "pooling": shard.pooling,
-            "interaction_names": shard.interaction_names, "relationship_names": shard.relationship_names}
-
-
-def data_fingerprint(*paths: Path) -> str:
-    """sha256 over the sample shards' bytes: a resumed run must see exactly the same data."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def build_model(run: RunConfig, signature: dict[str, Any]) -> InteractionRelationshipModel:
-    return InteractionRelationshipModel(run, signature["visual_dim"], signature["dialog_dim"],
-                                        signature["num_interactions"], signature["num_relationships"])
-
-
-def _save(path: Path, payload: dict[str, Any]) -> None:
-    from pipeline.h5io import atomic_path
-
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(path: Path, device: torch.device) -> tuple[InteractionRelationshipModel, RunConfig, dict[str, Any]]:
-    """Model (eval mode, on ``device``), run config and the checkpoint's other fields."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises several types for a corrupt file
-        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: not a model checkpoint of version {CHECKPOINT_VERSION}")
-    run = RunConfig.from_dict(payload["run"])
-    model = build_model(run, payload["shard"])
-    model.load_state_dict(payload["model"])
-    model.to(device).eval()
-    return model, run, payload
 
 
 def _rng_state(np_rng: np.random.Generator, generator: torch.Generator) -> dict[str, Any]:
@@ -131,8 +83,9 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
     train_shard, val_shard = SampleShard(train_path), SampleShard(val_path)
     signature = shard_signature(train_shard)
     if shard_signature(val_shard) != signature:
-        raise ValueError(f"{val_path}: feature dims, classes or pooling differ from {train_path}")
-    fingerprint = data_fingerprint(Path(train_path), Path(val_path))
+        raise PipelineError(f"{val_path}: feature dims, classes or pooling differ from {train_path}")
+    # sha256 over the shards' bytes: a resumed run must see exactly the same data.
+    fingerprint = sha256_files([Path(train_path), Path(val_path)])
 
     torch.manual_seed(run.seed)
     np_rng = np.random.default_rng(run.seed)
@@ -145,11 +98,11 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
 
     if last_path.is_file():
         try:
-            state = torch.load(last_path, map_location="cpu", weights_only=False)
-            compatible = state.get("version") == CHECKPOINT_VERSION and state.get("identity") == run.identity() \
-                and state.get("shard") == signature and state.get("data") == fingerprint
-        except Exception as exc:  # a damaged last.pt: start over rather than fail
-            LOG.warning("%s: unreadable (%s); starting from scratch", last_path, exc)
+            state = read_checkpoint(last_path)
+            compatible = state.get("identity") == run.identity() and state.get("shard") == signature \
+                and state.get("data") == fingerprint
+        except CheckpointError as exc:  # a damaged or refused last.pt: start over rather than fail
+            LOG.warning("%s; starting from scratch", exc)
             compatible = False
         if compatible:
             model.load_state_dict(state["model"])
@@ -160,7 +113,7 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
             LOG.info("resuming %s from epoch %d (%s)", run.experiment.name, start_epoch, last_path)
             # Outputs removed since (e.g. by Snakemake before a rerun) are restored from last.pt.
             if best_payload is not None and not best_path.is_file():
-                _save(best_path, best_payload)
+                save_checkpoint(best_path, best_payload)
             if log_rows and not log_path.is_file():
                 _write_log(log_path, log_rows)
         else:
@@ -203,14 +156,14 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
                 best_payload = {"version": CHECKPOINT_VERSION, "model": copy.deepcopy(model.state_dict()),
                                 "run": run.to_dict(), "shard": signature, "epoch": epoch + 1, "metric": name,
                                 "value": value, "val_metrics": {k: m.to_dict() for k, m in metrics.items()}}
-                _save(best_path, best_payload)
+                save_checkpoint(best_path, best_payload)
             bar.set_postfix(loss=f"{row.get('loss', float('nan')):.4f}", val=f"{value:.2f}",
                             best=f"{best['value']:.2f}@{best['epoch']}")
         else:
             bar.set_postfix(loss=f"{row.get('loss', float('nan')):.4f}")
         row["seconds"] = round(time.time() - started, 3)
         log_rows.append(row)
-        _save(last_path, {"version": CHECKPOINT_VERSION, "model": model.state_dict(),
+        save_checkpoint(last_path, {"version": CHECKPOINT_VERSION, "model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "rng": _rng_state(np_rng, generator),
                           "epoch": epoch + 1, "log": log_rows, "best": best, "identity": run.identity(),
                           "run": run.to_dict(), "shard": signature, "data": fingerprint,
@@ -225,33 +178,22 @@ def train_model(run: RunConfig, train_path: Path, val_path: Path, out_dir: Path,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pipeline.config import ConfigError, settings_from_cli
-    from pipeline.h5io import exit_cleanly_on_sigterm
+    from pipeline.cli import stage_main
 
-    exit_cleanly_on_sigterm()
-    parser = argparse.ArgumentParser(description="Train one LIReC experiment.")
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--settings", default=None)
-    parser.add_argument("--experiment", required=True)
-    parser.add_argument("--train", required=True, type=Path)
-    parser.add_argument("--val", required=True, type=Path)
-    parser.add_argument("--out-dir", required=True, type=Path)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        config = settings_from_cli(args.config, args.settings)
-        run = RunConfig.from_config(config, args.experiment)
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        summary = train_model(run, args.train, args.val, args.out_dir, progress=not args.no_progress)
+    def arguments(parser) -> None:
+        parser.add_argument("--experiment", required=True, help="an entry of the config's experiments")
+        parser.add_argument("--train", required=True, type=Path, help="work/samples/<pooling>/train.h5")
+        parser.add_argument("--val", required=True, type=Path, help="work/samples/<pooling>/val.h5")
+        parser.add_argument("--out-dir", required=True, type=Path, help="work/models/<experiment>")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def run(settings: RunConfig, args) -> None:
+        summary = train_model(settings, args.train, args.val, args.out_dir, progress=not args.no_progress)
         if summary["best"]["epoch"] is None:
-            raise ValueError(f"{args.out_dir}: no validation ran, so no best checkpoint was written")
-    except (ConfigError, ValueError) as exc:
-        LOG.error("%s", exc)
-        return 2
-    return 0
+            raise PipelineError(f"{args.out_dir}: no validation ran, so no best checkpoint was written")
+
+    return stage_main("train", run, description=__doc__.split("\n")[0], arguments=arguments,
+                      wildcards=lambda args: {"experiment": args.experiment}, threads=True, argv=argv)
 
 
 if __name__ == "__main__":

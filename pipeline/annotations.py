@@ -2,8 +2,9 @@
 
 ``python -m pipeline.annotations --config FILE [--settings JSON] [--out-dir work/annotations]``
 
-Reads the annotation pickle (:mod:`pipeline.moviegraphs`), the split (:func:`pipeline.dataset.movie_splits`),
-the label maps (:mod:`pipeline.labels`) and the track names (:mod:`pipeline.tracks`), and writes
+Reads the annotation pickle (:mod:`pipeline.moviegraphs`), the split file (``dataset.split``,
+restricted to ``dataset.movies``), the label maps (:mod:`pipeline.labels`) and the track names
+(:mod:`pipeline.tracks`), and writes (:mod:`pipeline.formats.annotations`)
 
 - ``<out-dir>/<movie>.parquet`` per movie of the split (empty, with the columns, for a movie the
   pickle lacks), one row per directed person-to-person interaction instance (docs/architecture.md):
@@ -30,7 +31,6 @@ clip that stated one (LIReC propagates every known pair to later clips); else nu
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import sys
@@ -42,18 +42,18 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from pipeline.dataset import DatasetError, DatasetLayout, movie_splits
-from pipeline.demo.sizes import SPLITS
-from pipeline.h5io import atomic_path, write_json_atomic
+from pipeline.dataset import SPLITS, DatasetError, DatasetLayout, read_split_file, restrict_movies
+from pipeline.formats.annotations import write_annotation_rows
+from pipeline.h5io import write_json_atomic
 from pipeline.labels import LabelMaps
 from pipeline.moviegraphs import ClipGraph, MovieGraph, load_moviegraphs
 from pipeline.paths import WorkPaths
+from pipeline.relationships import PairRelationships
+from pipeline.spans import temporal_iou
 from pipeline.tracks import canonical_name, load_track_names, track_matches_character
 
 log = logging.getLogger("pipeline.annotations")
 
-ANNOTATION_COLUMNS = ("movie", "clip", "start", "end", "subject", "object", "interaction_fine",
-                      "interaction", "relationship", "overlapping", "characters")
 INTERACTION_NODE_TYPES = ("interaction", "summary")
 WHOLE_CLIP = (0.0, math.inf)   # span of an interaction without a time node
 
@@ -62,26 +62,20 @@ WHOLE_CLIP = (0.0, math.inf)   # span of an interaction without a time node
 TIME_FIXES = {("tt0119822", "scene-006.ss-0045.es-0048", 9.0): (8.0, 9.0)}
 
 
-def annotation_schema():
-    """The parquet schema of ``<movie>.parquet`` (column order = :data:`ANNOTATION_COLUMNS`)."""
-    import pyarrow as pa
+@dataclass(frozen=True)
+class AnnotationSettings:
+    """The ``dataset`` section: where the release files are, which movies, the overlap IoU."""
 
-    return pa.schema([
-        ("movie", pa.string()), ("clip", pa.string()), ("start", pa.float64()), ("end", pa.float64()),
-        ("subject", pa.string()), ("object", pa.string()), ("interaction_fine", pa.string()),
-        ("interaction", pa.int32()), ("relationship", pa.int32()),
-        ("overlapping", pa.list_(pa.int32())), ("characters", pa.list_(pa.string())),
-    ])
+    layout: DatasetLayout
+    paths: WorkPaths
+    overlap_iou: float
+    movies: tuple[str, ...] | None     # dataset.movies: restrict the run to these
 
-
-def temporal_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Intersection over union of two time spans; ``inf`` ends (whole clip) are handled as limits:
-    two whole-clip spans have IoU 1, a whole-clip span and a finite one IoU 0."""
-    intersection = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    if union == 0.0 or math.isinf(union):
-        return 1.0 if a == b else 0.0
-    return intersection / union
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "AnnotationSettings":
+        wanted = config["dataset"]["movies"]
+        return cls(layout=DatasetLayout.from_config(config), paths=WorkPaths(config),
+                   overlap_iou=float(config["dataset"]["overlap_iou"]), movies=tuple(wanted) if wanted else None)
 
 
 @dataclass
@@ -172,13 +166,10 @@ def clip_interactions(movie: str, clip: ClipGraph, labels: LabelMaps, counts: Sp
     return instances
 
 
-def clip_stated_relationships(clip: ClipGraph, labels: LabelMaps,
-                              counts: SplitCounts) -> tuple[dict[tuple[str, str], int], set[tuple[str, str]]]:
-    """Relationships the clip states for ordered pairs of canonical names, and which are direct.
-
-    Direct: relationship node ``a -> r -> b`` (first such node in node order wins). Reverse: the
-    opposite class of ``b -> r -> a`` for pairs without a direct label (LIReC stores both directions).
-    """
+def clip_direct_relationships(clip: ClipGraph, labels: LabelMaps, counts: SplitCounts) -> dict[tuple[str, str], int]:
+    """Relationships the clip's nodes state for ordered pairs of canonical names: relationship node
+    ``a -> r -> b`` (first such node in node order wins). Reverse pairs and propagation over later
+    clips: :class:`pipeline.relationships.PairRelationships`."""
     direct: dict[tuple[str, str], int] = {}
     for node in clip.nodes_of_type("relationship"):
         fine = clip.nodes[node].name
@@ -191,17 +182,14 @@ def clip_stated_relationships(clip: ClipGraph, labels: LabelMaps,
                 pair = (_character(clip, a), _character(clip, b))
                 if pair[0] != pair[1]:
                     direct.setdefault(pair, relationship)
-    stated = dict(direct)
-    for (a, b), relationship in direct.items():
-        stated.setdefault((b, a), labels.opposite[relationship])
-    return stated, set(direct)
+    return direct
 
 
 def movie_rows(movie: MovieGraph, labels: LabelMaps, track_names: dict[str, list[str | None]],
                overlap_iou: float, counts: SplitCounts) -> list[dict[str, Any]]:
     """All person-to-person rows of one movie, clips in the pickle's order (see module docstring)."""
     rows: list[dict[str, Any]] = []
-    known: dict[tuple[str, str], int] = {}     # latest stated relationship of each ordered pair
+    relationships = PairRelationships(labels.opposite)
     for clip in movie.clip_graphs.values():
         counts.clips += 1
         counts.merged_clips += len(clip.fnames) > 1
@@ -210,7 +198,8 @@ def movie_rows(movie: MovieGraph, labels: LabelMaps, track_names: dict[str, list
         tracks = track_names.get(name, [])
         has_track = {c: any(track_matches_character(t, c) for t in tracks) for c in cast}
         instances = clip_interactions(movie.imdb_key, clip, labels, counts)
-        stated, direct = clip_stated_relationships(clip, labels, counts)
+        direct = clip_direct_relationships(clip, labels, counts)
+        stated = relationships.update(direct)
         for instance in instances:
             pairs = [(s, o) for s in instance.subjects for o in instance.objects if s != o]
             if not pairs:
@@ -233,7 +222,7 @@ def movie_rows(movie: MovieGraph, labels: LabelMaps, track_names: dict[str, list
                 if relationship is not None:
                     source = "clip" if (subject, object_) in direct else "reverse_in_clip"
                 else:
-                    relationship = known.get((subject, object_))
+                    relationship = relationships.at_clip(subject, object_)
                     source = "earlier_clip" if relationship is not None else None
                 if source is None:
                     counts.missing_relationship += 1
@@ -252,27 +241,15 @@ def movie_rows(movie: MovieGraph, labels: LabelMaps, track_names: dict[str, list
                     "interaction_fine": instance.fine, "interaction": instance.merged,
                     "relationship": relationship, "overlapping": overlapping, "characters": cast,
                 })
-        known.update(stated)
     return rows
 
 
-def write_annotation_rows(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """Write one movie's rows as parquet (atomic; an empty list gives an empty table with the columns)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pylist(rows, schema=annotation_schema())
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def run(config: dict[str, Any], out_dir: str | Path | None = None) -> dict[str, Any]:
+def run(settings: AnnotationSettings, out_dir: str | Path | None = None) -> dict[str, Any]:
     """Run the stage for the configured dataset; return the summary that is written."""
     started = time.time()
-    layout = DatasetLayout.from_config(config)
-    paths = WorkPaths(config)
+    layout, paths = settings.layout, settings.paths
     out_dir = Path(out_dir) if out_dir is not None else paths.annotations_summary().parent
-    splits = movie_splits(config)
+    splits = restrict_movies(read_split_file(layout.split), settings.movies)
     labels = LabelMaps.from_layout(layout)
     log.info("label maps: %d merged interactions, %d fine; %d relationship classes, %d fine",
              labels.num_interactions, len(labels.fine_to_merged), labels.num_relationships,
@@ -280,7 +257,7 @@ def run(config: dict[str, Any], out_dir: str | Path | None = None) -> dict[str, 
     movies = load_moviegraphs(layout.annotations)
     log.info("%s: %d movies, %d clip graphs (%.1fs)", layout.annotations, len(movies),
              sum(len(m.clip_graphs) for m in movies.values()), time.time() - started)
-    overlap_iou = float(config["dataset"]["overlap_iou"])
+    overlap_iou = settings.overlap_iou
 
     present = {split: [m for m in splits[split] if m in movies] for split in SPLITS}
     missing = {split: [m for m in splits[split] if m not in movies] for split in SPLITS}
@@ -327,23 +304,13 @@ def run(config: dict[str, Any], out_dir: str | Path | None = None) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.config import settings_from_cli
-    from pipeline.h5io import exit_cleanly_on_sigterm
+    from pipeline.cli import stage_main
 
-    exit_cleanly_on_sigterm()
-    parser = argparse.ArgumentParser(prog="python -m pipeline.annotations", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", help="workflow_config.yaml (default: the repository's)")
-    parser.add_argument("--settings", help="JSON of config sections overriding the file (Snakemake params)")
-    parser.add_argument("--out-dir", help="output folder (default: <work_dir>/annotations)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        config = settings_from_cli(args.config, args.settings)
-        run(config, args.out_dir)
-    except ValueError as exc:  # DatasetError, ConfigError, LabelError, MovieGraphsError: one line
-        log.error("%s", exc)
-        return 2
-    return 0
+    def arguments(parser) -> None:
+        parser.add_argument("--out-dir", help="output folder (default: <work_dir>/annotations)")
+
+    return stage_main("annotations", lambda settings, args: run(settings, args.out_dir),
+                      description=__doc__.split("\n")[0], arguments=arguments, argv=argv)
 
 
 if __name__ == "__main__":

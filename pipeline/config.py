@@ -1,28 +1,66 @@
 """Load and validate ``workflow_config.yaml`` against the JSON schema, filling in defaults.
 
-The Snakefile validates with ``snakemake.utils.validate`` (same schema); the stage entry points use
-:func:`load_config` so that every stage also runs without Snakemake and sees the same defaults.
+The schema (``pipeline/schemas/config.schema.yaml``) is the one source of every setting's default and
+of every enumerated value: the typed settings objects of the stages take their values from a
+validated config (never defaults of their own), and code that needs an enum (poolings, tasks, ...)
+reads it with :func:`schema_enum`. The Snakefile validates with ``snakemake.utils.validate`` (same
+schema) and then :func:`validate_config`; stage entry points use :func:`config_from_cli`, so every
+stage also runs without Snakemake and sees the same defaults.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, validators
+
+from pipeline.errors import PipelineError
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "workflow_config.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError):
     """The configuration file is missing, unreadable or does not match the schema."""
 
 
-def _extend_with_defaults(validator_class):
-    validate_properties = validator_class.VALIDATORS["properties"]
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict:
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def load_schema() -> dict:
+    """The config schema (a fresh copy)."""
+    return copy.deepcopy(_schema())
+
+
+def _subschema(path: str) -> dict:
+    """The schema of a dotted config path; ``*`` stands for an entry of a mapping (``experiments.*.task``)."""
+    node = _schema()
+    for part in path.split("."):
+        if part == "*":
+            node = node["additionalProperties"]
+        else:
+            node = node["properties"][part]
+    return node
+
+
+def schema_enum(path: str) -> tuple:
+    """The allowed values of an enumerated setting, e.g. ``schema_enum("experiments.*.pooling")``."""
+    node = _subschema(path)
+    if "enum" not in node:  # an array of enumerated items (e.g. modalities)
+        node = node["items"]
+    return tuple(node["enum"])
+
+
+def _validator_class():
+    from jsonschema import Draft202012Validator, validators
+
+    validate_properties = Draft202012Validator.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
@@ -31,15 +69,7 @@ def _extend_with_defaults(validator_class):
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return validators.extend(validator_class, {"properties": set_defaults})
-
-
-_DefaultFillingValidator = _extend_with_defaults(Draft202012Validator)
-
-
-def load_schema() -> dict:
-    with open(SCHEMA_PATH, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return validators.extend(Draft202012Validator, {"properties": set_defaults})
 
 
 def validate_config(config: dict[str, Any], source: str = "configuration") -> dict[str, Any]:
@@ -47,7 +77,7 @@ def validate_config(config: dict[str, Any], source: str = "configuration") -> di
 
     Raises :class:`ConfigError` with one line per problem, each naming the offending key.
     """
-    validator = _DefaultFillingValidator(load_schema())
+    validator = _validator_class()(_schema())
     # Two passes: the first fills defaults of nested objects created by the defaults of the first.
     for _ in range(2):
         errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -58,6 +88,24 @@ def validate_config(config: dict[str, Any], source: str = "configuration") -> di
                 lines.append(f"  {key}: {error.message}")
             raise ConfigError(f"{source} is not a valid LIReC-pipeline configuration:\n" + "\n".join(lines))
     return config
+
+
+def schema_defaults(path: str | None = None) -> Any:
+    """The default value of a config section or key (``"train"``, ``"visual.roi"``), all defaults filled.
+
+    ``experiments.*`` is the default experiment entry.
+    """
+    if path is None:
+        return validate_config({})
+    parts = path.split(".")
+    if parts[0] == "experiments" and len(parts) >= 2 and parts[1] == "*":
+        value = validate_config({"experiments": {"default": {}}})["experiments"]["default"]
+        parts = parts[2:]
+    else:
+        value = validate_config({})
+    for part in parts:
+        value = value[part]
+    return value
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -87,17 +135,20 @@ def deep_update(target: dict, updates: dict) -> dict:
     return target
 
 
-def settings_from_cli(config_path: str | None, settings_json: str | None) -> dict[str, Any]:
+def config_from_cli(config_path: str | None, settings_json: str | None) -> dict[str, Any]:
     """The configuration a stage entry point runs with.
 
-    Snakemake passes the validated config (``--settings`` JSON, the stage's sections), so that the
-    rule's ``params`` are exactly what shapes the output; standalone use passes ``--config FILE``.
+    Snakemake passes ``--settings`` (JSON of exactly the stage's config sections, the rule's
+    ``params.settings``) over the schema's defaults, so that nothing else reaches the stage;
+    standalone use passes ``--config FILE`` (``--settings`` then overrides parts of that file).
     """
     if settings_json:
         try:
             overrides = json.loads(settings_json)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--settings is not valid JSON: {exc}") from None
+        if not isinstance(overrides, dict):
+            raise ConfigError("--settings must be a JSON object of config sections")
         base = load_config(config_path) if config_path else validate_config({})
         return validate_config(deep_update(base, overrides), source="--settings")
     return load_config(config_path)

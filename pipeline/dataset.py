@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.demo.sizes import SPLITS, demo_movie_ids
+from pipeline.errors import PipelineError
+
+SPLITS = ("train", "val", "test")
 
 
-class DatasetError(ValueError):
+class DatasetError(PipelineError):
     """A dataset file is missing or malformed; the message names the file and the problem."""
 
 
@@ -27,7 +30,7 @@ class DatasetLayout:
     interactions_map: Path
     relationships_map: Path
     relationships_opposite: Path
-    track_scale: float = 1.0
+    track_scale: float
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DatasetLayout":
@@ -45,7 +48,7 @@ class DatasetLayout:
             interactions_map=root / labels["interactions"],
             relationships_map=root / labels["relationships"],
             relationships_opposite=root / labels["relationships_opposite"],
-            track_scale=float(ds.get("track_scale", 1.0)),
+            track_scale=float(ds["track_scale"]),
         )
 
     def video(self, movie: str, clip: str) -> Path:
@@ -62,6 +65,29 @@ class DatasetLayout:
 
     def label_files(self) -> list[Path]:
         return [self.interactions_map, self.relationships_map, self.relationships_opposite]
+
+    def clip_files(self, kind: str, movie: str) -> dict[str, Path] | None:
+        """``{clip: file}`` of one movie's ``videos`` or ``subtitles`` folder, sorted by clip name.
+
+        The clip is the part of the file name that ``{clip}`` stands for in the template. None when
+        the folder does not exist.
+        """
+        template = {"videos": self.videos, "subtitles": self.subtitles}[kind]
+        marker = "\x00clip\x00"
+        path = Path(template.format(movie=movie, clip=marker))
+        if marker in str(path.parent):
+            raise DatasetError(f"dataset.{kind} {template!r}: {{clip}} must be in the file name, not in a folder name")
+        prefix, _, suffix = path.name.partition(marker)
+        folder = path.parent
+        if not folder.is_dir():
+            return None
+        pattern = re.compile(re.escape(prefix) + r"(.+)" + re.escape(suffix) + r"$")
+        files = {}
+        for candidate in sorted(folder.iterdir()):
+            match = pattern.match(candidate.name)
+            if match and candidate.is_file():
+                files[match.group(1)] = candidate
+        return files
 
 
 def read_split_file(path: str | Path) -> dict[str, list[str]]:
@@ -85,23 +111,15 @@ def read_split_file(path: str | Path) -> dict[str, list[str]]:
     return splits
 
 
+def restrict_movies(splits: dict[str, list[str]], wanted: list[str] | None) -> dict[str, list[str]]:
+    """``splits`` restricted to the movies of ``dataset.movies`` (None: all)."""
+    if not wanted:
+        return splits
+    keep = set(wanted)
+    return {split: [m for m in movies if m in keep] for split, movies in splits.items()}
+
+
 def movie_splits(config: dict[str, Any]) -> dict[str, list[str]]:
-    """Movies per split for the configured dataset, restricted to ``dataset.movies`` if given.
-
-    For the demo the ids follow from the size preset (the data may not exist yet); for MovieGraphs
-    they come from the split file.
-    """
-    ds = config["dataset"]
-    if ds["format"] == "demo":
-        splits = demo_movie_ids(config["demo"]["size"])
-    else:
-        splits = read_split_file(DatasetLayout.from_config(config).split)
-    wanted = ds.get("movies")
-    if wanted:
-        splits = {split: [m for m in movies if m in set(wanted)] for split, movies in splits.items()}
-    return splits
-
-
-def all_movies(config: dict[str, Any]) -> list[str]:
-    splits = movie_splits(config)
-    return [movie for split in SPLITS for movie in splits[split]]
+    """Movies per split from the dataset's split file, restricted to ``dataset.movies`` if given."""
+    splits = read_split_file(DatasetLayout.from_config(config).split)
+    return restrict_movies(splits, config["dataset"]["movies"])

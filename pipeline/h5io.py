@@ -7,6 +7,7 @@ partially written HDF5 file may still open without error.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -16,8 +17,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 TEMP_SUFFIX = ".tmp"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+@functools.lru_cache(maxsize=1)
+def _current_umask() -> int:
+    """The process umask, read once at the first write (by setting and restoring it: no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -41,6 +48,34 @@ def remove_stale_temps(path: str | Path) -> int:
     return removed
 
 
+class AtomicFile:
+    """A temp file next to ``path`` that becomes ``path`` only on :meth:`commit` (fsync, rename);
+    :meth:`discard` removes it and leaves ``path`` untouched. For writers whose lifetime is not one
+    ``with`` block (a clip's part file lives from its first window to its last)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMP_SUFFIX, dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp_name)
+        os.chmod(self.tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual permissions
+
+    def commit(self) -> None:
+        try:
+            with open(self.tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self.tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path next to ``path``; on success it is fsynced and renamed onto ``path``.
@@ -48,36 +83,59 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On any exception (KeyboardInterrupt and SystemExit included) the temp file is removed and
     ``path`` is left untouched.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+    target = AtomicFile(path)
     try:
-        yield tmp
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        yield target.tmp
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        target.discard()
         raise
+    target.commit()
 
 
-@contextlib.contextmanager
-def atomic_h5(path: str | Path, **attrs: Any) -> Iterator["h5py.File"]:  # noqa: F821
-    """Open a new HDF5 file for writing that appears under ``path`` only when complete."""
-    import h5py
+class AtomicH5:
+    """A new HDF5 file that appears under ``path`` only when complete: ``attrs["complete"]`` is its
+    last write, then the temp file is renamed. :meth:`commit` / :meth:`discard`, or use ``with``."""
 
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as handle:
+    def __init__(self, path: str | Path, **attrs: Any):
+        import h5py
+
+        self._target = AtomicFile(path)
+        try:
+            self.handle = h5py.File(self._target.tmp, "w")
             for key, value in attrs.items():
-                handle.attrs[key] = value
-            handle.attrs["complete"] = False
-            yield handle
-            handle.attrs["complete"] = True
+                self.handle.attrs[key] = value
+            self.handle.attrs["complete"] = False
+        except BaseException:
+            self._target.discard()
+            raise
+
+    def commit(self) -> None:
+        try:
+            self.handle.attrs["complete"] = True
+            self.handle.close()
+        except BaseException:
+            self.discard()
+            raise
+        self._target.commit()
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self.handle.close()
+        self._target.discard()
+
+    def __enter__(self) -> "h5py.File":  # noqa: F821
+        return self.handle
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def atomic_h5(path: str | Path, **attrs: Any) -> AtomicH5:
+    """``with atomic_h5(path, **attrs) as handle:`` a new HDF5 file that appears only when complete."""
+    return AtomicH5(path, **attrs)
 
 
 def is_complete_h5(path: str | Path) -> bool:

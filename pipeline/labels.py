@@ -136,6 +136,14 @@ class LabelMaps:
                                                               str(relationships_path), str(opposite_path)))
 
     @classmethod
+    def from_classes(cls, interactions: Sequence[str], relationships: Sequence[str],
+                     opposite: Mapping[int, int]) -> "LabelMaps":
+        """Label maps whose fine names are the class names themselves (synthetic data, tests)."""
+        return cls(interactions=list(interactions), fine_to_merged={name: k for k, name in enumerate(interactions)},
+                   relationships=list(relationships),
+                   fine_to_relationship={name: k for k, name in enumerate(relationships)}, opposite=dict(opposite))
+
+    @classmethod
     def from_layout(cls, layout) -> "LabelMaps":
         """From a :class:`pipeline.dataset.DatasetLayout`."""
         return cls.load(layout.interactions_map, layout.relationships_map, layout.relationships_opposite)

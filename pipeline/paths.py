@@ -1,22 +1,38 @@
 """Where every work product lives: one place for all paths, used by the Snakefile and the stages."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Hara et al.'s Kinetics checkpoint, looked for in work/weights/ when visual.weights is null.
+RESNEXT_WEIGHTS_FILE = "resnext-101-kinetics.pth"
 
+
+@dataclass(frozen=True, init=False)
 class WorkPaths:
     """Paths of the work products below ``work_dir`` and ``results_dir``."""
 
-    def __init__(self, config: dict[str, Any] | None = None, work_dir: str | None = None,
-                 results_dir: str | None = None):
-        config = config or {}
-        self.work = Path(work_dir or config.get("work_dir", "work"))
-        self.results = Path(results_dir or config.get("results_dir", "results"))
+    work: Path
+    results: Path
+
+    def __init__(self, config: dict[str, Any]):
+        """From a validated config (``work_dir``, ``results_dir``)."""
+        object.__setattr__(self, "work", Path(config["work_dir"]))
+        object.__setattr__(self, "results", Path(config["results_dir"]))
 
     # stage outputs -------------------------------------------------------------------------
     def i3d_weights(self) -> Path:
         return self.work / "weights" / "i3d_kinetics400.pt"
+
+    def visual_weights(self, visual: dict[str, Any]) -> Path:
+        """The backbone's weights file: ``visual.weights``, else the default location in ``work_dir``
+        (the ``i3d_weights`` rule's output for I3D; where the user puts Hara's checkpoint for ResNeXt)."""
+        if visual["weights"]:
+            return Path(visual["weights"])
+        if visual["backbone"] == "i3d":
+            return self.i3d_weights()
+        return self.work / "weights" / RESNEXT_WEIGHTS_FILE
 
     def annotations(self, movie: str) -> Path:
         return self.work / "annotations" / f"{movie}.parquet"
@@ -39,11 +55,5 @@ class WorkPaths:
     def model_dir(self, experiment: str) -> Path:
         return self.work / "models" / experiment
 
-    def checkpoint(self, experiment: str) -> Path:
-        return self.model_dir(experiment) / "best.pt"
-
     def evaluation(self, experiment: str, split: str) -> Path:
         return self.work / "eval" / experiment / f"{split}.json"
-
-    def table(self, number: int | str, suffix: str = "csv") -> Path:
-        return self.results / f"table{number}.{suffix}"

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from pipeline.dataset import DatasetError
+from pipeline.errors import PipelineError
 
 # Track labels that name no character: such tracks keep their label but get ``character=None``
 # and never match a character.
@@ -83,19 +84,6 @@ class FaceTrack:
     name: str | None            # raw label from ftrack_ids (None when the file has none)
     character: str | None       # canonical character name, None for non-character labels
     detections: list[FaceDetection] = field(default_factory=list)
-
-    @property
-    def start(self) -> float:
-        """Time (s) of the first detection."""
-        return self.detections[0].time
-
-    @property
-    def end(self) -> float:
-        """Time (s) of the last detection."""
-        return self.detections[-1].time
-
-    def matches(self, character: str) -> bool:
-        return track_matches_character(self.name, character)
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -169,18 +157,69 @@ def load_clip_tracks(path: str | Path, names: Sequence[str | None] | None = None
     return tracks
 
 
+# --- writers (the demo generator, tests and benchmarks) ----------------------------------------
+
+Detection = tuple[int, float, float, float, float]   # (frame, x, y, w, h) in video pixels
+
+
+def face_tracks_payload(tracks: Sequence[Sequence[Detection]], fps: float, n_frames: int | None = None,
+                        track_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """The ``ftracks/<movie>/<clip>.json`` object of ``tracks`` (one list of detections per track);
+    ``frame2ftracks`` lists the track positions per frame (empty when ``n_frames`` is None)."""
+    frame2ftracks: list[list[int]] = [[] for _ in range(n_frames or 0)]
+    ftracks = []
+    for position, track in enumerate(tracks):
+        track_id = track_ids[position] if track_ids is not None else position
+        detections = []
+        for frame, x, y, w, h in track:
+            detections.append({"timestamp": round(frame / fps, 5), "frame": int(frame), "ftrack_id": track_id,
+                               "w": round(w, 4), "h": round(h, 4), "y": round(y, 4), "x": round(x, 4)})
+            if n_frames is not None:
+                frame2ftracks[frame].append(position)
+        ftracks.append(detections)
+    return {"ftracks": ftracks, "frame2ftracks": frame2ftracks}
+
+
+def write_release_json(path: str | Path, payload: Any, indent: int | None = None) -> Path:
+    """JSON as the release writes it (Python 2's json: ASCII, ", " item separator even when
+    indented, no trailing newline): ftracks compact, ftrack_ids with ``indent=2``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, ensure_ascii=True, indent=indent, separators=(", ", ": ")),
+                    encoding="utf-8")
+    return path
+
+
+def write_clip_tracks(path: str | Path, tracks: Sequence[Sequence[Detection]], fps: float,
+                      n_frames: int | None = None, track_ids: Sequence[int] | None = None) -> Path:
+    """Write ``ftracks/<movie>/<clip>.json`` (the format :func:`load_clip_tracks` reads)."""
+    return write_release_json(path, face_tracks_payload(tracks, fps, n_frames, track_ids))
+
+
+def write_track_names(path: str | Path, names: dict[str, list[str | None]]) -> Path:
+    """Write ``ftrack_ids/<movie>.json`` (the format :func:`load_track_names` reads)."""
+    return write_release_json(path, names, indent=2)
+
+
 @dataclass(frozen=True)
 class PersonBoxRatios:
     """Where the face lies inside the person box, as fractions of its width/height (LIReC)."""
 
-    face_x0: float = 0.35
-    face_x1: float = 0.65
-    face_y0: float = 0.10
-    face_y1: float = 0.25
+    face_x0: float
+    face_x1: float
+    face_y0: float
+    face_y1: float
 
     def __post_init__(self) -> None:
         if not (self.face_x0 < self.face_x1 and self.face_y0 < self.face_y1):
-            raise ValueError(f"person-box ratios need face_x0 < face_x1 and face_y0 < face_y1, got {self}")
+            raise PipelineError(f"person-box ratios need face_x0 < face_x1 and face_y0 < face_y1, got {self}")
+
+    @classmethod
+    def defaults(cls) -> "PersonBoxRatios":
+        """The schema's defaults (LIReC's ratios)."""
+        from pipeline.config import validate_config
+
+        return cls.from_config(validate_config({}))
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "PersonBoxRatios":
@@ -191,7 +230,7 @@ class PersonBoxRatios:
 
 
 def face_to_person_box(x: float, y: float, w: float, h: float,
-                       ratios: PersonBoxRatios = PersonBoxRatios()) -> tuple[float, float, float, float]:
+                       ratios: PersonBoxRatios) -> tuple[float, float, float, float]:
     """Expand a face box ``(x, y, w, h)`` to a person box ``(x0, y0, x1, y1)`` (LIReC's rule).
 
     The face spans ``[face_x0, face_x1]`` of the person width and ``[face_y0, face_y1]`` of its

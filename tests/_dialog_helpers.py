@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import FIXTURES
 
 FIXTURE_MOVIE = "tt0073486"
-FIXTURE_SUBTITLES = SHARED_FIXTURES / "clip_srt" / FIXTURE_MOVIE
+FIXTURE_SUBTITLES = FIXTURES / "clip_srt" / FIXTURE_MOVIE
 EMPTY_CLIP = "scene-001.ss-0001.es-0001"  # added by make_dataset: a clip without dialog
 
 

@@ -14,23 +14,29 @@ from typing import Any, Sequence
 
 import h5py
 import numpy as np
-import pandas as pd
 
-from pipeline.samples import ClassInfo, MovieInputs, assemble_samples
+from pipeline.formats.annotations import write_annotation_rows
+from pipeline.formats.dialog import DialogClip as DialogFeatures
+from pipeline.formats.dialog import write_dialog_features
+from pipeline.formats.visual import VisualClip as VisualFeatures
+from pipeline.formats.visual import VisualTrack, write_visual_features
+from pipeline.labels import LabelMaps
+from pipeline.samples import MovieInputs, assemble_samples
+
 
 TINY_INTERACTIONS = ["talks to", "hugs", "hits", "leaves", "asks"]
 TINY_RELATIONSHIPS = ["stranger", "friend", "parent", "child"]
 TINY_OPPOSITE = {0: 0, 1: 1, 2: 3, 3: 2}
 
 
-def tiny_classes(num_interactions: int = 5, num_relationships: int = 4) -> ClassInfo:
+def tiny_classes(num_interactions: int = 5, num_relationships: int = 4) -> LabelMaps:
     interactions = (TINY_INTERACTIONS + [f"interaction {k}" for k in range(100)])[:num_interactions]
     relationships = (TINY_RELATIONSHIPS + [f"rel{k}" for k in range(100)])[:num_relationships]
     opposite = {k: TINY_OPPOSITE.get(k, k) for k in range(num_relationships)}
-    return ClassInfo(interactions, relationships, opposite)
+    return LabelMaps.from_classes(interactions, relationships, opposite)
 
 
-def write_label_files(folder: Path, classes: ClassInfo) -> dict[str, Path]:
+def write_label_files(folder: Path, classes: LabelMaps) -> dict[str, Path]:
     """The three label map files (LIReC's plain-text formats, docs/architecture.md)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"interactions": folder / "merged_interactions.txt",
@@ -45,7 +51,7 @@ def write_label_files(folder: Path, classes: ClassInfo) -> dict[str, Path]:
 
 def annotation_row(movie: str, clip: str, start: float, end: float, subject: str, object_: str, interaction: int,
                    relationship: int | None, overlapping: Sequence[int], characters: Sequence[str],
-                   classes: ClassInfo | None = None) -> dict[str, Any]:
+                   classes: LabelMaps | None = None) -> dict[str, Any]:
     names = (classes or tiny_classes(max(interaction + 1, 5))).interactions
     return {"movie": movie, "clip": clip, "start": float(start), "end": float(end), "subject": subject,
             "object": object_, "interaction_fine": names[interaction], "interaction": int(interaction),
@@ -53,11 +59,7 @@ def annotation_row(movie: str, clip: str, start: float, end: float, subject: str
 
 
 def write_annotations(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(rows, columns=["movie", "clip", "start", "end", "subject", "object", "interaction_fine",
-                                        "interaction", "relationship", "overlapping", "characters"])
-    frame["relationship"] = frame["relationship"].astype("Int64")
-    frame.to_parquet(path)
+    write_annotation_rows(rows, path)
     return path
 
 
@@ -75,38 +77,25 @@ class DialogClip:
 
 
 def write_visual(path: Path, clips: dict[str, VisualClip], complete: bool = True) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as handle:
-        handle.attrs["backbone"] = "synthetic"
-        for name, clip in clips.items():
-            group = handle.create_group(f"clips/{name}")
-            group.attrs.update(fps=16.0, n_frames=16 * len(clip.window_times), width=160, height=120)
-            group.create_dataset("window_times", data=clip.window_times.astype(np.float32))
-            group.create_dataset("global", data=clip.global_features.astype(np.float16))
-            tracks = group.create_group("tracks")
-            for k, (character, windows, roi) in enumerate(clip.tracks):
-                track = tracks.create_group(str(k))
-                track.create_dataset("windows", data=np.asarray(windows, np.int32))
-                track.create_dataset("roi", data=np.asarray(roi).astype(np.float16))
-                track.attrs["character"] = str(character)
-                track.attrs["name"] = str(character).title()
-        handle.attrs["complete"] = complete
+    """A movie's visual feature file through the format's writer (``complete=False``: flag it unfinished)."""
+    features = {
+        name: VisualFeatures(clip.window_times, clip.global_features,
+                             [VisualTrack(str(character), np.asarray(windows), np.asarray(roi), str(character).title())
+                              for character, windows, roi in clip.tracks],
+                             {"fps": 16.0, "n_frames": 16 * len(clip.window_times), "width": 160, "height": 120})
+        for name, clip in clips.items()}
+    write_visual_features(path, features, backbone="synthetic")
+    if not complete:
+        with h5py.File(path, "a") as handle:
+            handle.attrs["complete"] = False
     return path
 
 
 def write_dialog(path: Path, clips: dict[str, DialogClip], dim: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as handle:
-        handle.attrs["model"] = "synthetic"
-        for name, clip in clips.items():
-            group = handle.create_group(f"clips/{name}")
-            S = clip.times.shape[0]
-            group.create_dataset("text", data=np.array([f"sentence {k}" for k in range(S)], dtype=object),
-                                 dtype=h5py.string_dtype("utf-8"))
-            group.create_dataset("times", data=clip.times.astype(np.float32).reshape(S, 2))
-            group.create_dataset("turn", data=np.arange(S, dtype=np.int32))
-            group.create_dataset("vectors", data=clip.vectors.astype(np.float16).reshape(S, dim))
-        handle.attrs["complete"] = True
+    features = {name: DialogFeatures(clip.times, clip.vectors, [f"sentence {k}" for k in range(clip.times.shape[0])],
+                                     np.arange(clip.times.shape[0], dtype=np.int32))
+                for name, clip in clips.items()}
+    write_dialog_features(path, features, dim, model="synthetic")
     return path
 
 
@@ -117,7 +106,7 @@ def _iou(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def make_learnable_split(folder: Path, split: str, *, movies: int, clips_per_movie: int, seed: int,
-                         classes: ClassInfo, visual_dim: int = 24, dialog_dim: int = 12,
+                         classes: LabelMaps, visual_dim: int = 24, dialog_dim: int = 12,
                          noise: float = 0.3) -> list[MovieInputs]:
     """Write annotation + feature files of ``movies`` synthetic movies whose features carry the labels."""
     rng = np.random.default_rng(seed)
@@ -183,7 +172,7 @@ def make_learnable_split(folder: Path, split: str, *, movies: int, clips_per_mov
 
 
 def learnable_shards(folder: Path, *, train_movies: int = 4, val_movies: int = 2, clips_per_movie: int = 12,
-                     classes: ClassInfo | None = None, pooling: str = "max") -> tuple[Path, Path, ClassInfo]:
+                     classes: LabelMaps | None = None, pooling: str = "max") -> tuple[Path, Path, LabelMaps]:
     """Train and val shards of :func:`make_learnable_split` movies."""
     classes = classes or tiny_classes()
     shards = []
@@ -191,7 +180,7 @@ def learnable_shards(folder: Path, *, train_movies: int = 4, val_movies: int = 2
         movies = make_learnable_split(folder / "inputs", split, movies=count, clips_per_movie=clips_per_movie,
                                       seed=seed, classes=classes)
         out = folder / "samples" / pooling / f"{split}.h5"
-        assemble_samples(movies, out, pooling=pooling, split=split, classes=classes, max_candidates=20, seed=0)
+        assemble_samples(movies, out, pooling=pooling, split=split, labels=classes, max_candidates=20, seed=0)
         shards.append(out)
     return shards[0], shards[1], classes
 

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "moviegraphs"
+# Real MovieGraphs release files of one movie, kept in the repository (tests/fixtures/README.md).
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "moviegraphs"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.annotations import ANNOTATION_COLUMNS, main, temporal_iou
+from pipeline.annotations import main
+from pipeline.formats.annotations import ANNOTATION_COLUMNS
+from pipeline.spans import temporal_iou
 from pipeline.moviegraphs import write_moviegraphs_pickle
 from tests._moviegraphs_helpers import ClipSpec, build_movie, write_label_texts
 

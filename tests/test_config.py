@@ -6,19 +6,38 @@ import json
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, load_config, settings_from_cli, validate_config
-from pipeline.dataset import movie_splits
+from pipeline.config import ConfigError, config_from_cli, load_config, schema_defaults, schema_enum, validate_config
 from pipeline.demo.sizes import DEMO_SIZES, demo_movie_ids
+from pipeline.workflow import planned_movie_splits
 from tests.conftest import REPO_ROOT
 
 
 def test_shipped_config_is_valid_and_complete():
+    with open(REPO_ROOT / "workflow_config.yaml", encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
     config = load_config(REPO_ROOT / "workflow_config.yaml")
     assert config["dataset"]["format"] == "demo"
     assert validate_config({})["train"]["lr"] == pytest.approx(3e-5)  # the paper's value is the default
     assert config["train"]["batch_size"] == 64
     assert all(e["rel_clips"] == 18 for e in config["experiments"].values())
-    assert config["visual"]["roi"]["op"] in {"roi_align", "roi_pool"}
+    # The shipped file sets every section and every top-level key of the schema (one comment each).
+    assert set(raw) == set(schema_defaults())
+    for section, value in schema_defaults().items():
+        if isinstance(value, dict) and section != "experiments":
+            assert set(raw[section]) == set(value), section
+
+
+def test_enums_and_defaults_have_one_source():
+    """The typed settings objects and the demo presets take their defaults and enums from the schema."""
+    from model.config import MODALITIES, TASKS, RunConfig
+    from pipeline.samples import POOLINGS
+
+    assert POOLINGS == ("max", "avg", "sum") and TASKS == schema_enum("experiments.*.task")
+    assert MODALITIES == ("visual", "dialog", "tracks")
+    assert set(DEMO_SIZES) == set(schema_enum("demo.size"))
+    run = RunConfig.defaults("x")
+    assert run.train.epochs == schema_defaults("train.epochs") == 100
+    assert run.experiment.rel_clips == schema_defaults("experiments.*.rel_clips") == 18
 
 
 def test_defaults_fill_nested_sections():
@@ -55,10 +74,10 @@ def test_unreadable_config_file(tmp_path):
 def test_settings_json_overrides_the_file(tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump({"dialog": {"layer": -1}}))
-    config = settings_from_cli(str(path), json.dumps({"dialog": {"batch_size": 4}}))
+    config = config_from_cli(str(path), json.dumps({"dialog": {"batch_size": 4}}))
     assert config["dialog"]["layer"] == -1 and config["dialog"]["batch_size"] == 4
     with pytest.raises(ConfigError, match="--settings"):
-        settings_from_cli(str(path), "{not json")
+        config_from_cli(str(path), "{not json")
 
 
 def test_demo_movie_ids_are_disjoint_and_follow_the_size():
@@ -67,5 +86,5 @@ def test_demo_movie_ids_are_disjoint_and_follow_the_size():
         flat = ids["train"] + ids["val"] + ids["test"]
         assert len(flat) == len(set(flat)) == size.movies_train + size.movies_val + size.movies_test
     config = validate_config({"demo": {"size": "tiny"}, "dataset": {"movies": [demo_movie_ids("tiny")["val"][0]]}})
-    splits = movie_splits(config)
+    splits = planned_movie_splits(config)       # the workflow plans the demo before its data exists
     assert splits["train"] == [] and len(splits["val"]) == 1

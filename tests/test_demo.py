@@ -16,7 +16,7 @@ from pipeline.labels import LabelMaps
 from pipeline.moviegraphs import load_moviegraphs
 from pipeline.subtitles import read_subtitles
 from pipeline.tracks import (
-    NON_CHARACTER_LABELS, canonical_name, face_to_person_box, load_clip_tracks, load_track_names,
+    NON_CHARACTER_LABELS, PersonBoxRatios, canonical_name, face_to_person_box, load_clip_tracks, load_track_names,
     track_matches_character,
 )
 from tests._demo_helpers import (
@@ -154,7 +154,7 @@ def test_tracks_lie_inside_the_frames_and_map_onto_person_boxes(demo):
                 assert det["timestamp"] == pytest.approx(det["frame"] / TINY.fps, abs=1e-4)
                 assert det["x"] >= 0 and det["y"] >= 0 and det["w"] > 0 and det["h"] > 0
                 assert det["x"] + det["w"] <= width + 1e-6 and det["y"] + det["h"] <= height + 1e-6
-                x0, y0, x1, y1 = face_to_person_box(det["x"], det["y"], det["w"], det["h"])
+                x0, y0, x1, y1 = face_to_person_box(det["x"], det["y"], det["w"], det["h"], PersonBoxRatios.defaults())
                 assert -4 <= x0 and x1 <= width + 4 and -4 <= y0 and y1 <= height + 6
         assert sum(len(f) for f in payload["frame2ftracks"]) == sum(len(t) for t in payload["ftracks"])
         ids = [t[0]["ftrack_id"] for t in payload["ftracks"]]
@@ -174,7 +174,8 @@ def test_face_boxes_expand_exactly_to_the_drawn_person_boxes():
                 px, py, pw, ph = boxes[track.figure, frame]
                 if px < 0 or py < 0:   # the face is clamped into the frame only when the box leaves it
                     continue
-                assert face_to_person_box(x, y, w, h) == pytest.approx((px, py, px + pw, py + ph), abs=1e-6)
+                assert face_to_person_box(x, y, w, h, PersonBoxRatios.defaults()) == pytest.approx(
+                    (px, py, px + pw, py + ph), abs=1e-6)
                 checked += 1
     assert checked > 100
 
@@ -195,7 +196,8 @@ def test_subtitles_and_time_nodes_lie_inside_the_clips(demo):
 
 
 def test_decord_reads_the_videos_with_the_expected_frames(demo):
-    decord = pytest.importorskip("decord", reason="decord is the visual stage's video reader")
+    import decord
+
     _, _, layout, graphs = demo
     for movie, _, clip in list(_clips(graphs))[:6]:
         n_frames = len(json.loads(layout.ftracks_file(movie, clip.clip_name).read_text())["frame2ftracks"])
@@ -262,11 +264,13 @@ def test_relationships_shape_interactions():
 
 
 def test_annotation_stage_reads_the_demo(demo, tmp_path):
-    annotations = pytest.importorskip("pipeline.annotations", reason="the annotations stage reads the demo")
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
+    from pipeline import annotations
+
     root, summary, layout, _ = demo
     config = demo_config(root)
-    annotations.run(config, tmp_path)
+    annotations.run(annotations.AnnotationSettings.from_config(config), tmp_path)
     rows = pd.concat([pd.read_parquet(p) for p in sorted(tmp_path.glob("*.parquet"))])
     assert len(rows) == summary["totals"]["p2p_instances"]
     assert rows["relationship"].notna().sum() >= summary["totals"]["p2p_with_relationship"]

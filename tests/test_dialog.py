@@ -15,6 +15,7 @@ import yaml
 
 from extractors.dialog import main as dialog_main
 from extractors.dialog import subtitle_files
+from extractors.settings import DialogSettings
 from extractors.text_encoder import (
     PairInput,
     SentenceEncoder,
@@ -99,7 +100,7 @@ def test_real_model_vectors(encoder):
 def test_layer_and_pooling_change_the_vectors(encoder):
     texts = ["Good morning, Miss Ratched.", "Good morning."]
     default = encoder.encode(texts, [1, None])
-    other = SentenceEncoder(layer=-1, token_pooling="max", max_length=32, device="cpu")
+    other = SentenceEncoder(model="minilm", layer=-1, token_pooling="max", max_length=32, batch_size=32, device="cpu")
     changed = other.encode(texts, [1, None])
     assert changed.shape == default.shape and not np.allclose(changed, default, atol=1e-3)
     # The second-to-last layer equals the full model's hidden_states[-2] (unused top layers skipped).
@@ -116,7 +117,7 @@ def test_layer_and_pooling_change_the_vectors(encoder):
 
 def test_bad_layer_and_missing_model_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"dialog.layer 7: the model has 6 layers"):
-        SentenceEncoder(layer=7, device="cpu")
+        SentenceEncoder(model="minilm", layer=7, token_pooling="mean", max_length=32, batch_size=32, device="cpu")
     with pytest.raises(TextModelError, match=r"not a BERT model folder.*bert-base-uncased"):
         resolve_model_dir(str(tmp_path / "bert-base-uncased"))
     assert (resolve_model_dir("minilm") / "config.json").is_file()
@@ -182,7 +183,7 @@ def test_entry_point_bad_subtitles_exit_2_without_output(tmp_path, caplog):
 def test_missing_subtitle_folder_is_a_clear_error(tmp_path):
     config = load_config(write_config(tmp_path / "config.yaml", tmp_path / "nothing"))
     with pytest.raises(DatasetError, match=r"clip_srt/tt0000001: subtitle folder of movie tt0000001 not found"):
-        subtitle_files(DatasetLayout.from_config(config), "tt0000001")
+        subtitle_files(DialogSettings.from_config(config), "tt0000001")
 
 
 # --- Snakemake: a changed dialog layer reruns only the dialog jobs ---------------------------

@@ -132,9 +132,9 @@ def test_brute_force_joint_agrees_on_random_tensors():
 def test_predict_answers_the_figure6_questions(tmp_path):
     import torch
 
-    from model.data import SampleShard
-    from model.train import load_checkpoint
-    from pipeline.predict import predict_clip
+    from pipeline.formats.shard import SampleShard
+    from model.checkpoint import load_checkpoint
+    from model.predict import predict_clip
 
     train, val, classes = learnable_shards(tmp_path, train_movies=2, val_movies=1, clips_per_movie=6)
     run = RunConfig.from_config(experiment_config("int_rel_char", epochs=2), "exp")

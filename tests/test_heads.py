@@ -8,7 +8,8 @@ import torch
 
 from _model_helpers import experiment_config, learnable_shards
 from model.config import ExperimentError, RunConfig
-from model.data import SampleShard, make_batch
+from model.data import make_batch
+from pipeline.formats.shard import SampleShard
 from model.encoders import ClipRepresentation, Encodings
 from model.heads import InteractionHead, InteractionRelationshipModel
 

@@ -36,8 +36,7 @@ def make_batch(*, interaction, overlap, relationship=None, pair_mask=None, true_
                  pair_relationship=T(pair_relationship) if pair_relationship is not None else torch.full((B, N), -1),
                  context_clip=index[..., None], context_subject=index[..., None], context_object=index[..., None],
                  context_mask=torch.zeros(B, N, 1, dtype=torch.bool), interaction=interaction, overlap=T(overlap),
-                 relationship=T(relationship) if relationship is not None else torch.full((B,), -1),
-                 rel_key=torch.zeros(B, dtype=torch.long), pair_visible=torch.ones(B, dtype=torch.bool))
+                 relationship=T(relationship) if relationship is not None else torch.full((B,), -1))
 
 
 # Eq. 2 --------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ import pytest
 
 from _model_helpers import (DialogClip, VisualClip, annotation_row, tiny_classes, write_annotations, write_dialog,
                             write_label_files, write_visual)
-from model.data import SampleShard, choose_context
-from pipeline.samples import MovieInputs, SamplesError, assemble_samples, span_windows
+from model.data import choose_context
+from pipeline.formats.shard import SampleShard
+from pipeline.errors import PipelineError
+from pipeline.samples import MovieInputs, assemble_samples, span_windows
 from pipeline.samples import main as samples_main
 
 CLASSES = tiny_classes()
@@ -55,7 +57,7 @@ def _assemble(tmp_path: Path, pooling: str = "max", max_candidates: int = 20,
               reverse_span: tuple[float, float] = (1.0, 2.0)) -> Path:
     inputs = _tiny_movie(tmp_path / "in", reverse_span)
     out = tmp_path / f"{pooling}.h5"
-    assemble_samples([inputs], out, pooling=pooling, split="train", classes=CLASSES,
+    assemble_samples([inputs], out, pooling=pooling, split="train", labels=CLASSES,
                      max_candidates=max_candidates, seed=0)
     return out
 
@@ -200,19 +202,19 @@ def test_context_choice_random_in_training_evenly_spaced_at_test():
 def test_bad_inputs_name_the_file(tmp_path):
     inputs = _tiny_movie(tmp_path / "in")
     write_visual(inputs.visual, {}, complete=False)
-    with pytest.raises(SamplesError, match=r"m1\.h5.*incomplete"):
-        assemble_samples([inputs], tmp_path / "x.h5", pooling="max", split="train", classes=CLASSES,
+    with pytest.raises(PipelineError, match=r"m1\.h5.*incomplete"):
+        assemble_samples([inputs], tmp_path / "x.h5", pooling="max", split="train", labels=CLASSES,
                          max_candidates=20, seed=0)
     assert not (tmp_path / "x.h5").exists()
     inputs = _tiny_movie(tmp_path / "in2")
     write_annotations(inputs.annotations, [annotation_row("m1", C1, 0, 1, "ann", "bob", 9, None, [], ["ann"])])
-    with pytest.raises(SamplesError, match=r"m1\.parquet: row 0: interaction 9"):
-        assemble_samples([inputs], tmp_path / "y.h5", pooling="max", split="train", classes=CLASSES,
+    with pytest.raises(PipelineError, match=r"m1\.parquet: row 0: interaction 9"):
+        assemble_samples([inputs], tmp_path / "y.h5", pooling="max", split="train", labels=CLASSES,
                          max_candidates=20, seed=0)
     inputs = _tiny_movie(tmp_path / "in3")
     inputs.dialog.unlink()
-    with pytest.raises(SamplesError, match="dialog feature file not found"):
-        assemble_samples([inputs], tmp_path / "z.h5", pooling="max", split="train", classes=CLASSES,
+    with pytest.raises(PipelineError, match="dialog feature file not found"):
+        assemble_samples([inputs], tmp_path / "z.h5", pooling="max", split="train", labels=CLASSES,
                          max_candidates=20, seed=0)
 
 

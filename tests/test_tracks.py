@@ -7,15 +7,12 @@ import numpy as np
 import pytest
 
 from pipeline.dataset import DatasetError
-from tests.conftest import SHARED_FIXTURES
 from pipeline.tracks import (FaceDetection, PersonBoxRatios, canonical_name, clip_boxes,
                              face_to_person_box, load_clip_tracks, load_track_names,
                              track_matches_character)
+from tests.conftest import FIXTURES
 
-FIXTURES = SHARED_FIXTURES
 MOVIE = "tt0073486"
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(),
-                                    reason="real MovieGraphs fixture files not present on this machine")
 
 
 def test_canonical_name():
@@ -38,7 +35,6 @@ def test_track_matches_character_lirec_rule():
     assert not track_matches_character("no_face", "no_face")
 
 
-@needs_fixtures
 def test_load_track_names_real_file():
     names = load_track_names(FIXTURES / "ftrack_ids" / f"{MOVIE}.json")
     assert len(names) == 196
@@ -48,7 +44,6 @@ def test_load_track_names_real_file():
     assert "scene-007.ss-0015.es-0015" not in names   # a clip without tracks has no entry
 
 
-@needs_fixtures
 def test_load_clip_tracks_real_file():
     names = load_track_names(FIXTURES / "ftrack_ids" / f"{MOVIE}.json")
     clip = "scene-012.ss-0042.es-0053"
@@ -60,7 +55,7 @@ def test_load_clip_tracks_real_file():
     first = tracks[0]
     assert first.name == "Billy Bibbit" and first.character == "billy bibbit"
     assert first.detections[0] == FaceDetection(frame=0, time=0.0, x=502.353, y=205.86, w=229.185, h=223.868)
-    assert first.start == 0.0 and first.end == pytest.approx(raw[0][-1]["timestamp"])
+    assert first.detections[0].time == 0.0 and first.detections[-1].time == pytest.approx(raw[0][-1]["timestamp"])
     other = tracks[2]
     assert other.name == "other" and other.character is None
     for track in tracks:
@@ -74,7 +69,6 @@ def test_load_clip_tracks_real_file():
     assert track_matches_character(tracks[1].name, "Dale Harding")
 
 
-@needs_fixtures
 def test_clip_without_tracks_and_without_names():
     tracks = load_clip_tracks(FIXTURES / "ftracks" / MOVIE / "scene-007.ss-0015.es-0015.json", [])
     assert tracks == []
@@ -90,7 +84,7 @@ def test_unsorted_detections_are_sorted_by_frame(tmp_path):
     path.write_text(json.dumps({"ftracks": [[det(3), det(1), det(2)]], "frame2ftracks": []}))
     (track,) = load_clip_tracks(path, ["Nurse\xa0Ratched"])
     assert [d.frame for d in track.detections] == [1, 2, 3]
-    assert track.character == "nurse ratched" and track.start == pytest.approx(0.04)
+    assert track.character == "nurse ratched" and track.detections[0].time == pytest.approx(0.04)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -132,7 +126,7 @@ def test_bad_track_name_files(tmp_path, content, message):
 
 def test_face_to_person_box_lirec_expansion():
     # face 30x15 at (100, 50): person 100 wide (30 / 0.3), 100 high (15 / 0.15)
-    x0, y0, x1, y1 = face_to_person_box(100.0, 50.0, 30.0, 15.0)
+    x0, y0, x1, y1 = face_to_person_box(100.0, 50.0, 30.0, 15.0, PersonBoxRatios.defaults())
     assert (x0, y0) == pytest.approx((100 - 0.35 * 100, 50 - 0.10 * 100))
     assert (x1 - x0, y1 - y0) == pytest.approx((100.0, 100.0))
     # the face sits at the stated fractions of the person box
@@ -142,7 +136,7 @@ def test_face_to_person_box_lirec_expansion():
     wide = face_to_person_box(100.0, 50.0, 30.0, 15.0, PersonBoxRatios(0.0, 1.0, 0.0, 1.0))
     assert wide == pytest.approx((100.0, 50.0, 130.0, 65.0))
     with pytest.raises(ValueError, match="face_x0 < face_x1"):
-        PersonBoxRatios(0.6, 0.4)
+        PersonBoxRatios(0.6, 0.4, 0.1, 0.2)
 
 
 def test_clip_boxes():

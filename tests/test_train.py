@@ -14,9 +14,10 @@ import yaml
 
 from _model_helpers import experiment_config, learnable_shards
 from model.config import RunConfig
-from model.data import SampleShard
+from pipeline.formats.shard import SampleShard
 from model.evaluate import evaluate_model
-from model.train import load_checkpoint, train_model
+from model.checkpoint import load_checkpoint
+from model.train import train_model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,11 +36,9 @@ def test_joint_model_learns_above_random_on_the_training_set(shards, tmp_path, e
     torch.set_num_threads(1)
     run = RunConfig.from_config(experiment_config("int_rel_char", epochs=20, train={"burn_in": 10}, **experiment),
                                 "exp")
-    started = time.time()
     train_model(run, train, val, tmp_path, progress=False)
     model, run, _ = load_checkpoint(tmp_path / "last.pt", torch.device("cpu"))
     metrics = evaluate_model(model, SampleShard(train), run, torch.device("cpu"))
-    assert time.time() - started < 60
     for name in ("interaction_top1", "character", "joint", "relationship"):
         assert metrics[name].n > 0
         assert metrics[name].accuracy > 2 * metrics[name].random, (name, metrics[name])

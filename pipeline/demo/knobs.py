@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from pipeline.config import ConfigError
+
 
 @dataclass(frozen=True)
 class DemoKnobs:
@@ -62,18 +64,18 @@ class DemoKnobs:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_characters <= self.max_characters:
-            raise ValueError(f"min_characters/max_characters out of order: {self}")
+            raise ConfigError(f"min_characters/max_characters out of order: {self}")
         if not 2 <= self.min_on_screen <= self.max_on_screen:
-            raise ValueError("on-screen characters per clip must be at least 2 and ordered")
+            raise ConfigError("on-screen characters per clip must be at least 2 and ordered")
         if len(self.modality_weights) != 3 or min(self.modality_weights) < 0:
-            raise ValueError("modality_weights needs three non-negative weights")
+            raise ConfigError("modality_weights needs three non-negative weights")
         if not 1 <= self.min_interaction_seconds <= self.max_interaction_seconds:
-            raise ValueError("interaction duration bounds out of order")
+            raise ConfigError("interaction duration bounds out of order")
         for item in fields(self):
             if item.name.endswith("_rate"):
                 value = getattr(self, item.name)
                 if not 0.0 <= value <= 1.0:
-                    raise ValueError(f"{item.name} must be a probability, got {value}")
+                    raise ConfigError(f"{item.name} must be a probability, got {value}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +87,7 @@ class DemoKnobs:
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown demo knob(s) {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"unknown demo knob(s) {unknown}; known: {sorted(known)}")
         for item in fields(cls):
             if item.name in overrides and isinstance(getattr(cls(), item.name), tuple):
                 overrides[item.name] = tuple(overrides[item.name])

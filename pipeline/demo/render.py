@@ -25,7 +25,7 @@ from pipeline.demo.sizes import DemoSize
 from pipeline.demo.story import ClipPlan, Interaction, Look, MoviePlan, draw_look
 from pipeline.tracks import PersonBoxRatios
 
-FACE = PersonBoxRatios()
+FACE = PersonBoxRatios.defaults()   # where the demo draws faces inside a figure: the schema default
 ARM_DOWN, ARM_FORWARD, ARM_UP = 10.0, 90.0, 155.0   # arm angle (degrees from hanging down)
 ITEM_COLOR = (40, 240, 250)                          # BGR of the object handed over
 

@@ -1,7 +1,6 @@
 """What a person reads next to the demo data: summary.json, README.md and contact_sheet.png."""
 from __future__ import annotations
 
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -9,12 +8,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.dataset import DatasetLayout
+from pipeline.dataset import SPLITS, DatasetLayout
 from pipeline.demo.knobs import DemoKnobs
-from pipeline.demo.sizes import SPLITS, DemoSize
+from pipeline.demo.render import FACE
+from pipeline.demo.sizes import WINDOW, DemoSize
 from pipeline.demo.vocabulary import INTERACTION_CLASSES, RELATIONSHIP_CLASSES
 from pipeline.h5io import atomic_path, write_text_atomic
 from pipeline.moviegraphs import MovieGraph
+from pipeline.stats import binomial_ci95
 from pipeline.tracks import face_to_person_box, load_clip_tracks, load_track_names
 
 _SUMMED = ("clips", "seconds", "frames", "windows_16", "p2p_with_relationship", "p2p_without_relationship",
@@ -23,8 +24,8 @@ _SUMMED = ("clips", "seconds", "frames", "windows_16", "p2p_with_relationship", 
 
 
 def ci95_half_width(n: int, accuracy: float = 0.5) -> float | None:
-    """Half-width of the normal-approximation binomial 95% interval of an accuracy on ``n`` samples."""
-    return round(1.96 * math.sqrt(accuracy * (1 - accuracy) / n), 4) if n > 0 else None
+    """Half-width of the binomial 95% interval of an accuracy on ``n`` samples (None for none)."""
+    return round(binomial_ci95(accuracy, n), 4) if n > 0 else None
 
 
 def _merge(stats: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def build_summary(size: DemoSize, seed: int, knobs: DemoKnobs, splits: dict[str,
     participants = totals["participants_with_track"] + totals["participants_without_track"]
     return {
         "size": size.name, "seed": seed,
-        "video": {"frame_size": list(size.frame_size), "fps": size.fps, "window_frames": 16},
+        "video": {"frame_size": list(size.frame_size), "fps": size.fps, "window_frames": WINDOW},
         "classes": {"interactions_merged": len(INTERACTION_CLASSES),
                     "interactions_fine": sum(len(c.fine) for c in INTERACTION_CLASSES),
                     "relationships": len(RELATIONSHIP_CLASSES)},
@@ -216,7 +217,7 @@ def render_contact_sheet(path: Path, layout: DatasetLayout, graphs: dict[str, Mo
             if not near:
                 continue
             d = near[0]
-            x0, y0, x1, y1 = face_to_person_box(d.x, d.y, d.w, d.h)
+            x0, y0, x1, y1 = face_to_person_box(d.x, d.y, d.w, d.h, FACE)
             cv2.rectangle(image, (int(x0 * scale), int(y0 * scale)), (int(x1 * scale), int(y1 * scale)),
                           (255, 255, 255), 1)
             cv2.rectangle(image, (int(d.x * scale), int(d.y * scale)),

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SPLITS = ("train", "val", "test")
+from pipeline.config import ConfigError, schema_defaults
+from pipeline.dataset import SPLITS
+
+
+
+# Frames per visual feature window (the schema's default), which the demo's summary counts windows in.
+WINDOW = schema_defaults("visual.window")
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ def demo_size(name: str) -> DemoSize:
     try:
         return DEMO_SIZES[name]
     except KeyError:
-        raise ValueError(f"unknown demo size {name!r}; choose one of {sorted(DEMO_SIZES)}") from None
+        raise ConfigError(f"unknown demo size {name!r}; choose one of {sorted(DEMO_SIZES)}") from None
 
 
 def demo_movie_ids(name: str) -> dict[str, list[str]]:

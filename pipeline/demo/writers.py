@@ -1,10 +1,8 @@
 """Serialise a planned and rendered demo movie in the exact file formats of the MovieGraphs release.
 
-Formats copied from the release files of tt0073486 (``/work/shared/fixtures/moviegraphs``):
+Formats copied from the release files of tt0073486 (``tests/fixtures/moviegraphs``):
 
-- ``ftracks/<movie>/<clip>.json``: ``{"ftracks": [[{"timestamp", "frame", "ftrack_id", "w", "h",
-  "y", "x"}, ...], ...], "frame2ftracks": [[track index, ...] per frame]}``;
-- ``ftrack_ids/<movie>.json``: ``{clip: [label per track]}`` for clips with tracks;
+- face tracks and track names: written by :mod:`pipeline.tracks` (their reader's module);
 - ``clip_srt/<movie>/<clip>.webvtt``: ``WEBVTT`` header, blank-line separated cues
   ``hh:mm:ss.ttt --> hh:mm:ss.ttt`` with one or more lines (``- `` for speaker turns);
 - ``split.json``: tab-indented ``{"train": [...], "val": [...], "test": [...]}``;
@@ -16,7 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.demo.render import RawTrack
+import numpy as np
+
 from pipeline.demo.story import ClipPlan, MoviePlan, SubtitleCue
 from pipeline.demo.vocabulary import (
     FINE_RELATIONSHIPS, INTERACTION_CLASSES, OPPOSITE_RELATIONSHIP, RELATIONSHIP_CLASSES,
@@ -26,21 +25,6 @@ from pipeline.moviegraphs import ClipGraph, GraphNode, MovieGraph
 
 
 # --- face tracks ----------------------------------------------------------------------------------
-
-def ftracks_payload(tracks: list[RawTrack], n_frames: int, fps: int) -> dict:
-    """The ``ftracks`` JSON of a clip; ``frame2ftracks`` lists track positions per frame."""
-    frame2ftracks: list[list[int]] = [[] for _ in range(n_frames)]
-    ftracks = []
-    for position, track in enumerate(tracks):
-        detections = []
-        for frame, x, y, w, h in track.detections:
-            detections.append({"timestamp": round(frame / fps, 5), "frame": int(frame),
-                               "ftrack_id": track.track_id, "w": round(w, 4), "h": round(h, 4),
-                               "y": round(y, 4), "x": round(x, 4)})
-            frame2ftracks[frame].append(position)
-        ftracks.append(detections)
-    return {"ftracks": ftracks, "frame2ftracks": frame2ftracks}
-
 
 # --- subtitles --------------------------------------------------------------------------------------
 
@@ -137,9 +121,22 @@ def write_demo_label_files(interactions_path: Path, relationships_path: Path, op
                       opposite)
 
 
-def write_json(path: Path, payload, indent: int | None = None) -> None:
-    """JSON as the release writes it (Python 2's json: ASCII, ", " item separator even when
-    indented, no trailing newline): ftracks compact, ftrack_ids with ``indent=2``."""
+def write_test_pattern_video(path: str | Path, n_frames: int = 48, size: tuple[int, int] = (64, 48), fps: int = 16,
+                             seed: int = 0) -> Path:
+    """An mp4v video of a bright square moving over a noisy background (frames differ): a clip for
+    tests and benchmarks of the visual stage."""
+    import cv2
+
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, ensure_ascii=True, indent=indent, separators=(", ", ": ")),
-                    encoding="utf-8")
+    width, height = size
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 120, size=(height, width, 3), dtype=np.uint8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for k in range(n_frames):
+        frame = background.copy()
+        x = (3 * k) % max(width - 12, 1)
+        frame[height // 4: height // 4 + 12, x: x + 12] = (40 + 4 * k) % 256
+        writer.write(frame)
+    writer.release()
+    return path

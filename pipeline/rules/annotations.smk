@@ -19,9 +19,7 @@ rule annotations:
         summary=str(PATHS.annotations_summary()),
         split=str(PATHS.annotations_split()),
     params:
-        # a function, so that the movie/clip path templates in the JSON are not taken as wildcards
-        settings=lambda wildcards: settings("dataset", "demo"),
-        out_dir=lambda wildcards, output: str(Path(output.summary).parent),
+        settings=stage_settings("annotations"),
     log:
         "logs/annotations.log",
     resources:
@@ -30,5 +28,4 @@ rule annotations:
     conda:
         "../../envs/annotations.yaml"
     shell:
-        "python -m pipeline.annotations --settings {params.settings:q} --out-dir {params.out_dir:q}"
-        " > {log} 2>&1"
+        "python -m pipeline.annotations --settings {params.settings:q} > {log} 2>&1"

@@ -1,6 +1,7 @@
 # Shared helpers of the workflow: validated config, movie lists, paths and per-stage settings.
-import json
-import os
+# The params.settings of each job come from stage_settings(<stage>), built by the registry of
+# pipeline/stages.py from the config sections that shape that stage's output, and reach its entry
+# point as --settings; so a changed setting reruns exactly the stages whose sections hold it.
 import sys
 from pathlib import Path
 
@@ -9,28 +10,39 @@ from snakemake.utils import validate
 validate(config, schema="../schemas/config.schema.yaml")
 # validate() fills defaults of the top level; pipeline.config fills nested ones the same way.
 sys.path.insert(0, str(Path(workflow.basedir)))
-from pipeline.config import validate_config
-from pipeline.dataset import DatasetLayout, movie_splits
+from pipeline.config import schema_enum, validate_config
+from pipeline.dataset import SPLITS, DatasetLayout
 from pipeline.paths import WorkPaths
-from pipeline.resources import gpu_jobs
+from pipeline.stages import stage_settings as _stage_settings
+from pipeline.stages import stage_versions
+from pipeline.workflow import (
+    dialog_dataset_inputs,
+    gpu_jobs,
+    planned_movie_splits,
+    planned_movies,
+    visual_dataset_inputs,
+    visual_weights_input,
+)
 from model.tables import TABLES, required_evaluations
 
 validate_config(config, source="workflow_config.yaml")
 
 PATHS = WorkPaths(config)
 LAYOUT = DatasetLayout.from_config(config)
-SPLIT_MOVIES = movie_splits(config)
-MOVIES = [m for split in ("train", "val", "test") for m in SPLIT_MOVIES[split]]
+SPLIT_MOVIES = planned_movie_splits(config)
+MOVIES = planned_movies(SPLIT_MOVIES)
 IS_DEMO = config["dataset"]["format"] == "demo"
+POOLINGS = schema_enum("experiments.*.pooling")
 
 
-def settings(*sections):
-    """The config sections that shape a stage's output, as one JSON string.
+def stage_settings(stage):
+    """The rule's params.settings: the stage's config sections as JSON (a function of the wildcards,
+    so that the "{movie}/{clip}" templates of the dataset paths are not taken for wildcards)."""
 
-    Used both as the rule's params (so a change reruns exactly that stage) and as the entry
-    point's --settings argument (so the stage runs with exactly those settings).
-    """
-    return json.dumps({name: config[name] for name in sections}, sort_keys=True)
+    def settings(wildcards):
+        return _stage_settings(config, stage, **dict(wildcards.items()))
+
+    return settings
 
 
 def dataset_ready():
@@ -41,18 +53,6 @@ def dataset_ready():
 
 
 # --- experiments and tables ------------------------------------------------------------------
-def experiment_settings(wildcards):
-    """Settings that shape a trained model: training hyper-parameters, seed and its experiment entry."""
-    return json.dumps(
-        {
-            "seed": config["seed"],
-            "train": config["train"],
-            "experiments": {wildcards.experiment: config["experiments"][wildcards.experiment]},
-        },
-        sort_keys=True,
-    )
-
-
 def experiment_samples(wildcards, split):
     pooling = config["experiments"][wildcards.experiment]["pooling"]
     return str(PATHS.samples(pooling, split))

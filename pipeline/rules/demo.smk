@@ -2,9 +2,6 @@
 # Only for dataset.format "demo"; a real MovieGraphs download is used as it is. The generator writes
 # into a temp folder next to dataset.root and renames it into place, so a crash leaves no half dataset.
 
-# The dataset paths the generator writes (part of its params: a changed path remakes the data).
-DEMO_LAYOUT_KEYS = ("root", "annotations", "split", "videos", "ftracks", "ftrack_ids", "subtitles", "labels")
-
 
 if IS_DEMO:
 
@@ -17,12 +14,8 @@ if IS_DEMO:
             readme=str(LAYOUT.root / "README.md"),
             contact_sheet=str(LAYOUT.root / "contact_sheet.png"),
         params:
-            # settings("demo") plus the dataset paths; a lambda so that the "{movie}/{clip}" of the
-            # dataset paths is not taken for wildcards.
-            settings=lambda wildcards: json.dumps(
-                {"demo": config["demo"], "dataset": {key: config["dataset"][key] for key in DEMO_LAYOUT_KEYS}},
-                sort_keys=True,
-            ),
+            # the demo section and the dataset paths the generator writes (a changed path remakes the data)
+            settings=stage_settings("demo"),
         log:
             "logs/demo/demo_dataset.log",
         benchmark:

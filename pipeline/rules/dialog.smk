@@ -6,18 +6,16 @@
 # location, library versions, the movie list), so a change reruns exactly this job. One thread:
 # MiniLM on short sentences gains little from a second one, and on a busy machine (visual jobs
 # alongside) two torch threads were 4x slower than one.
-from extractors.dialog import library_versions, rule_settings, rule_subtitle_inputs
-
 
 rule dialog_features:
     input:
         ready=dataset_ready(),
-        subtitles=lambda wildcards: [path for movie in MOVIES for path in rule_subtitle_inputs(config, movie)],
+        subtitles=lambda wildcards: [path for movie in MOVIES for path in dialog_dataset_inputs(config, movie)],
     output:
         [str(PATHS.dialog_features(movie)) for movie in MOVIES],
     params:
-        settings=lambda wildcards: rule_settings(config),
-        versions=json.dumps(library_versions(), sort_keys=True),
+        settings=stage_settings("dialog"),
+        versions=stage_versions("dialog"),
         movies=MOVIES,
     log:
         "logs/dialog/dialog_features.log",

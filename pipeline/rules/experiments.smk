@@ -9,7 +9,7 @@ rule train:
         checkpoint=PATHS.work / "models" / "{experiment}" / "best.pt",
         log_csv=PATHS.work / "models" / "{experiment}" / "train_log.csv",
     params:
-        settings=experiment_settings,
+        settings=stage_settings("train"),
         out_dir=model_dir,
     log:
         "logs/train/{experiment}.log",
@@ -35,7 +35,7 @@ rule evaluate:
     output:
         PATHS.work / "eval" / "{experiment}" / "{split}.json",
     params:
-        settings=experiment_settings,
+        settings=stage_settings("evaluate"),
     log:
         "logs/evaluate/{experiment}.{split}.log",
     threads: 1

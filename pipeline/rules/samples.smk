@@ -16,7 +16,7 @@ rule samples:
     output:
         str(PATHS.work / "samples" / "{pooling}" / "{split}.h5"),
     params:
-        settings=lambda wildcards: settings("samples", "dataset", "seed", "work_dir"),
+        settings=stage_settings("samples"),
     log:
         "logs/samples/{pooling}.{split}.log",
     benchmark:

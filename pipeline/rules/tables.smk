@@ -8,15 +8,17 @@ rule table:
         csv=PATHS.results / "table{number}.csv",
         md=PATHS.results / "table{number}.md",
     wildcard_constraints:
-        number=r"[1-7]",
+        number="|".join(str(number) for number in TABLES),
     params:
+        settings=stage_settings("tables"),
         eval_dir=PATHS.work / "eval",
     log:
         "logs/tables/table{number}.log",
     conda:
         "../../envs/model.yaml"
     shell:
-        "python -m model.tables --table {wildcards.number} --eval-dir {params.eval_dir}"
+        "python -m model.tables --settings {params.settings:q} --table {wildcards.number}"
+        " --eval-dir {params.eval_dir}"
         " --out {output.csv} > {log} 2>&1"
 
 
@@ -27,13 +29,15 @@ rule figure5:
         png=PATHS.results / "figure5.png",
         csv=PATHS.results / "figure5.csv",
     params:
+        settings=stage_settings("tables"),
         eval_dir=PATHS.work / "eval",
     log:
         "logs/tables/figure5.log",
     conda:
         "../../envs/model.yaml"
     shell:
-        "python -m model.tables --figure5 --eval-dir {params.eval_dir} --out {output.png} > {log} 2>&1"
+        "python -m model.tables --settings {params.settings:q} --figure5 --eval-dir {params.eval_dir}"
+        " --out {output.png} > {log} 2>&1"
 
 
 rule report:
@@ -44,6 +48,7 @@ rule report:
     output:
         PATHS.results / "report.md",
     params:
+        settings=stage_settings("report"),
         eval_dir=PATHS.work / "eval",
         results_dir=PATHS.results,
     log:
@@ -51,5 +56,6 @@ rule report:
     conda:
         "../../envs/model.yaml"
     shell:
-        "python -m model.report --eval-dir {params.eval_dir} --results-dir {params.results_dir}"
+        "python -m model.report --settings {params.settings:q} --eval-dir {params.eval_dir}"
+        " --results-dir {params.results_dir}"
         " --summary {input.summary} --out {output} > {log} 2>&1"

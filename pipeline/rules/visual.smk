@@ -4,12 +4,13 @@
 # of the dataset paths are not taken for wildcards; they hold everything that shapes the output
 # (visual settings, dataset paths, track scale, library versions), so a change reruns exactly the
 # visual stage and what depends on it.
-import extractors.visual as visual_stage
 
 
 rule i3d_weights:
     output:
         str(PATHS.i3d_weights()),
+    params:
+        settings=stage_settings("weights"),
     log:
         "logs/weights/i3d_weights.log",
     resources:
@@ -18,19 +19,19 @@ rule i3d_weights:
     conda:
         "../../envs/visual.yaml"
     shell:
-        "python -m extractors.weights --out {output} > {log} 2>&1"
+        "python -m extractors.weights --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule visual_features:
     input:
         ready=dataset_ready(),
-        weights=visual_stage.rule_weights_input(config),
-        dataset=lambda wildcards: visual_stage.rule_dataset_inputs(config, wildcards.movie),
+        weights=visual_weights_input(config),
+        dataset=lambda wildcards: visual_dataset_inputs(config, wildcards.movie),
     output:
         PATHS.visual_features("{movie}"),
     params:
-        settings=lambda wildcards: visual_stage.rule_settings(config),
-        versions=json.dumps(visual_stage.library_versions(), sort_keys=True),
+        settings=stage_settings("visual"),
+        versions=stage_versions("visual"),
     log:
         "logs/visual/{movie}.log",
     benchmark:

@@ -1,4 +1,4 @@
-"""Device and autocast-dtype selection shared by the feature extractors (visual and dialog).
+"""Device and autocast-dtype selection shared by the extractors (visual, dialog) and the model.
 
 Config values: ``device`` is "auto" (cuda when present, else cpu), "cpu", "cuda", "cuda:1", ...;
 ``dtype`` is "auto" (bfloat16 autocast on GPU, float32 on CPU), "float32", "bfloat16" or "float16".

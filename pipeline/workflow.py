@@ -1,0 +1,77 @@
+"""What the Snakefile needs at parse time, without importing torch (parsing stays fast): the movies
+of the run, each stage's dataset files as rule inputs, and the jobs' GPU resources.
+
+The workflow sits above every stage, so this is the one core module that may ask the demo package
+for the demo's movie ids (the demo data does not exist yet when the workflow is parsed).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pipeline.dataset import SPLITS, DatasetLayout, movie_splits, restrict_movies
+from pipeline.paths import WorkPaths
+
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
+
+
+def planned_movie_splits(config: dict[str, Any]) -> dict[str, list[str]]:
+    """Movies per split of the run: the demo's from its size preset, a real dataset's from its split file."""
+    if config["dataset"]["format"] == "demo":
+        from pipeline.demo.sizes import demo_movie_ids
+
+        return restrict_movies(demo_movie_ids(config["demo"]["size"]), config["dataset"]["movies"])
+    return movie_splits(config)
+
+
+def planned_movies(splits: dict[str, list[str]]) -> list[str]:
+    return [movie for split in SPLITS for movie in splits[split]]
+
+
+def visual_dataset_inputs(config: dict[str, Any], movie: str) -> list[str]:
+    """Track names and clip videos of a real dataset's movie (an edit reruns the movie); none for the
+    demo, whose files appear together with the dataset itself."""
+    if config["dataset"]["format"] == "demo":
+        return []
+    layout = DatasetLayout.from_config(config)
+    videos = layout.clip_files("videos", movie) or {}
+    return [str(layout.ftrack_ids_file(movie))] + [str(path) for path in videos.values()]
+
+
+def dialog_dataset_inputs(config: dict[str, Any], movie: str) -> list[str]:
+    """The movie's subtitle files for a real dataset; none for the demo."""
+    if config["dataset"]["format"] == "demo":
+        return []
+    files = DatasetLayout.from_config(config).clip_files("subtitles", movie) or {}
+    return [str(path) for path in files.values()]
+
+
+def visual_weights_input(config: dict[str, Any]) -> list[str]:
+    """The visual rule's weights input: the ``i3d_weights`` output by default, else the configured
+    file (nothing when it is absent and random weights are allowed)."""
+    visual = config["visual"]
+    path = WorkPaths(config).visual_weights(visual)
+    made_by_rule = visual["backbone"] == "i3d" and not visual["weights"]
+    if made_by_rule or path.exists() or not visual["allow_random_weights"]:
+        return [str(path)]
+    return []
+
+
+def gpu_present() -> bool:
+    """True when an NVIDIA GPU is visible to this process."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
+
+
+def gpu_jobs(device_spec: str) -> int:
+    """The `gpu` resource of a job running on `device_spec` ("auto", "cpu", "cuda:0", ...).
+
+    CPU jobs declare no GPU, so they are not serialised by the profile's `gpu: 1` limit.
+    """
+    if device_spec == "cpu":
+        return 0
+    if device_spec == "auto":
+        return 1 if gpu_present() else 0
+    return 1
