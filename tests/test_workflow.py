@@ -10,52 +10,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from model.tables import TABLES
+from tests._workflow_helpers import TINY_CONFIG, run_snakemake
 from tests.conftest import REPO_ROOT
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-# Few epochs: this checks the plumbing and ranges; learning itself is tested in test_train.py.
-TINY_CONFIG = {
-    "demo": {"size": "tiny"},
-    "train": {"epochs": 3, "burn_in": 1, "eval_every": 1, "batch_size": 16, "lr": 0.001},
-    "visual": {"batch_size": 4},
-}
-
-
-def _snakemake(workdir: Path, *args: str, check: bool = True,
-               config: dict = TINY_CONFIG) -> subprocess.CompletedProcess:
-    overrides = workdir / "tiny_config.yaml"
-    overrides.write_text(yaml.safe_dump(config))
-    # The jobs run in the work directory: PYTHONPATH makes them import this checkout's code.
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO_ROOT),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    command = SNAKEMAKE + ["--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(workdir),
-                           "--configfile", str(REPO_ROOT / "workflow_config.yaml"), str(overrides), *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1500)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
-    return result
-
-
-@pytest.fixture(scope="module")
-def table1_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("table1")
-    _snakemake(workdir, "--cores", "2", "results/table1.csv")
-    return workdir
-
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
-    _snakemake(workdir, "--cores", "2", "all")
+    run_snakemake(workdir, "--cores", "2", "all")
     return workdir
 
 
@@ -82,9 +48,9 @@ def test_table1_run_makes_only_what_it_needs(table1_run):
 
 
 def test_lint_and_dry_run_on_a_fresh_directory(tmp_path):
-    result = _snakemake(tmp_path, "-n", "results/table7.csv")
+    result = run_snakemake(tmp_path, "-n", "results/table7.csv")
     assert "demo_dataset" in result.stdout and "visual_features" in result.stdout
-    lint = _snakemake(tmp_path, "--lint", check=False)
+    lint = run_snakemake(tmp_path, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -108,12 +74,12 @@ def test_trained_models_and_evaluations_exist(finished_run):
 
 def test_changing_a_visual_setting_reruns_only_visual_and_downstream(table1_run):
     changed = dict(TINY_CONFIG, visual={"batch_size": 4, "roi": {"op": "roi_pool"}})
-    result = _snakemake(table1_run, "-n", "results/table1.csv", config=changed)
+    result = run_snakemake(table1_run, "-n", "results/table1.csv", config=changed)
     scheduled = result.stdout
     assert "visual_features" in scheduled and "samples" in scheduled and "train" in scheduled
     for untouched in ("dialog_features", "demo_dataset", "annotations", "i3d_weights"):
         assert f"rule {untouched}:" not in scheduled, untouched
-    nothing = _snakemake(table1_run, "-n", "results/table1.csv")
+    nothing = run_snakemake(table1_run, "-n", "results/table1.csv")
     assert "Nothing to be done" in nothing.stdout + nothing.stderr
 
 
@@ -140,3 +106,107 @@ def test_joint_model_learns_on_the_tiny_demo(finished_run, tmp_path):
     for name in ("interaction_top1", "character", "relationship"):
         assert metrics[name].n > 0
         assert metrics[name].accuracy > metrics[name].random + 10.0, (name, metrics[name])
+
+
+def test_rule_files_are_snakefmt_clean():
+    import subprocess
+    import sys
+
+    files = [str(REPO_ROOT / "Snakefile"), str(REPO_ROOT / "pipeline" / "rules")]
+    result = subprocess.run([str(Path(sys.executable).parent / "snakefmt"), "--check", *files],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _repository_copy(destination: Path) -> Path:
+    """The workflow's code (Snakefile, packages, config, profiles) copied, times kept."""
+    import shutil
+
+    for name in ("Snakefile", "workflow_config.yaml"):
+        shutil.copy2(REPO_ROOT / name, destination / name)
+    for name in ("pipeline", "extractors", "model", "profiles", "envs"):
+        shutil.copytree(REPO_ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+def test_editing_a_stage_s_code_reruns_exactly_that_stage_and_what_follows(table1_run, tmp_path):
+    import shutil
+
+    from tests._workflow_helpers import scheduled_jobs
+
+    (tmp_path / "repository").mkdir()
+    repository = _repository_copy(tmp_path / "repository")
+    work = tmp_path / "work"
+    shutil.copytree(table1_run, work, symlinks=True)
+    snakefile = repository / "Snakefile"
+
+    def planned() -> dict[str, int]:
+        result = run_snakemake(work, "-n", "results/table1.csv", snakefile=snakefile)
+        return scheduled_jobs(result.stdout + result.stderr)
+
+    assert planned() == {}
+    visual = repository / "extractors" / "visual.py"
+    original = visual.read_text()
+    visual.write_text(original.replace("Output: :mod:", "Written to: :mod:", 1) + "\n# a comment: changes no code\n")
+    assert planned() == {}, "an edit of a docstring or a comment reruns nothing"
+    assert "global_vectors = maps.mean(dim=(2, 3))" in original
+    visual.write_text(original.replace("global_vectors = maps.mean(dim=(2, 3))",
+                                       "global_vectors = maps.amax(dim=(2, 3))"))
+    jobs = planned()
+    # Table 1 is on val: it needs the train and val movies (2 + 1 in the tiny demo)
+    assert jobs["visual_features"] == 3 and {"samples", "train", "evaluate", "table"} <= set(jobs)
+    assert not {"dialog_features", "demo_dataset", "annotations", "i3d_weights"} & set(jobs), jobs
+    visual.write_text(original)
+    dialog = repository / "extractors" / "dialog.py"
+    text = dialog.read_text()
+    assert "offset += len(sentences)" in text
+    dialog.write_text(text.replace("offset += len(sentences)", "offset = offset + len(sentences)"))
+    jobs = planned()
+    assert jobs.get("dialog_features") == 1 and "train" in jobs
+    assert not {"visual_features", "demo_dataset", "annotations"} & set(jobs), jobs
+
+
+def test_conda_envs_pin_the_tested_versions():
+    """envs/*.yaml pin exactly the versions of requirements/local.txt (what the tests ran with)."""
+    pins = {}
+    for requirements in ("local.txt", "no-deps.txt"):
+        for line in (REPO_ROOT / "requirements" / requirements).read_text().splitlines():
+            if "==" in line and not line.lstrip().startswith("#"):
+                name, version = line.strip().split("==")
+                pins[name.lower()] = version
+    for env in sorted((REPO_ROOT / "envs").glob("*.yaml")):
+        packages = [entry for item in yaml_load(env)["dependencies"] if isinstance(item, dict)
+                    for entry in item["pip"]]
+        assert packages, env.name
+        for entry in packages:
+            assert "==" in entry, f"{env.name}: {entry} is not pinned"
+            name, version = entry.split("==")
+            assert version == pins.get(name.lower()), f"{env.name}: {entry}"
+
+
+def yaml_load(path: Path):
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def test_workflow_report_holds_the_results_with_captions(table1_run, tmp_path):
+    """``snakemake --report`` (no --cores needed) gathers the marked outputs with their captions."""
+    out = tmp_path / "report.html"
+    run_snakemake(table1_run, "--report", str(out), "results/table1.csv")
+    html = out.read_text(encoding="utf-8")
+    for expected in ("table1.csv", "Table 1 of the paper", "contact_sheet.png", "Demo data"):
+        assert expected in html, expected
+
+
+def test_gpu_requests_follow_the_config_never_the_submitting_host(monkeypatch):
+    from pipeline import workflow
+
+    monkeypatch.setattr(workflow, "gpu_present", lambda: True)     # this host has a GPU ...
+    assert workflow.gpu_jobs("cpu", local_exec=True) == 0
+    assert workflow.gpu_jobs("cuda", local_exec=False) == workflow.gpu_jobs("cuda:1", local_exec=True) == 1
+    assert workflow.gpu_jobs("auto", local_exec=True) == 1          # ... and runs the job itself
+    assert workflow.gpu_jobs("auto", local_exec=False) == 0         # a login node decides nothing
+    monkeypatch.setattr(workflow, "gpu_present", lambda: False)
+    assert workflow.gpu_jobs("auto", local_exec=True) == 0

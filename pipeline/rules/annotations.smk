@@ -18,14 +18,15 @@ rule annotations:
         rows=[str(PATHS.annotations(movie)) for movie in MOVIES],
         summary=str(PATHS.annotations_summary()),
         split=str(PATHS.annotations_split()),
-    params:
-        settings=stage_settings("annotations"),
     log:
         "logs/annotations.log",
+    conda:
+        "../../envs/annotations.yaml"
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/annotations.yaml"
+    params:
+        settings=stage_settings("annotations"),
+        code=stage_code("annotations"),
     shell:
         "python -m pipeline.annotations --settings {params.settings:q} > {log} 2>&1"

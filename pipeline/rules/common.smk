@@ -14,7 +14,7 @@ from pipeline.config import schema_enum, validate_config
 from pipeline.dataset import SPLITS, DatasetLayout
 from pipeline.paths import WorkPaths
 from pipeline.stages import stage_settings as _stage_settings
-from pipeline.stages import stage_versions
+from pipeline.stages import stage_code, stage_versions
 from pipeline.workflow import (
     dialog_dataset_inputs,
     gpu_jobs,
@@ -37,7 +37,8 @@ POOLINGS = schema_enum("experiments.*.pooling")
 
 def stage_settings(stage):
     """The rule's params.settings: the stage's config sections as JSON (a function of the wildcards,
-    so that the "{movie}/{clip}" templates of the dataset paths are not taken for wildcards)."""
+    so that the "{movie}/{clip}" templates of the dataset paths are not taken for wildcards).
+    """
 
     def settings(wildcards):
         return _stage_settings(config, stage, **dict(wildcards.items()))
@@ -75,4 +76,41 @@ def model_dir(wildcards):
 
 
 def table_evaluations(wildcards):
-    return [str(PATHS.evaluation(name, split)) for name, split in required_evaluations(wildcards.number)]
+    return [
+        str(PATHS.evaluation(name, split))
+        for name, split in required_evaluations(wildcards.number)
+    ]
+
+
+def all_table_evaluations():
+    """Every evaluation file the tables and figure 5 read (the report reads them too)."""
+    needed = {pair for number in TABLES for pair in required_evaluations(number)}
+    needed |= set(required_evaluations("figure5"))
+    return [str(PATHS.evaluation(name, split)) for name, split in sorted(needed)]
+
+
+def workflow_benchmarks():
+    """The benchmark files of every job that the tables need (results/benchmarks.csv gathers them)."""
+    experiments = sorted(
+        {name for number in TABLES for name, _ in required_evaluations(number)}
+        | {name for name, _ in required_evaluations("figure5")}
+    )
+    shards = {
+        (config["experiments"][name]["pooling"], split)
+        for name in experiments
+        for split in ("train", "val")
+    }
+    shards |= {
+        (config["experiments"][name]["pooling"], split)
+        for number in TABLES
+        for name, split in required_evaluations(number)
+    }
+    files = ["benchmarks/demo/demo_dataset.tsv"] if IS_DEMO else []
+    files += [f"benchmarks/visual/{movie}.tsv" for movie in MOVIES] + [
+        "benchmarks/dialog/dialog_features.tsv"
+    ]
+    files += [
+        f"benchmarks/samples/{pooling}.{split}.tsv" for pooling, split in sorted(shards)
+    ]
+    files += [f"benchmarks/train/{name}.tsv" for name in experiments]
+    return files

@@ -12,19 +12,24 @@ if IS_DEMO:
             labels=[str(path) for path in LAYOUT.label_files()],
             summary=str(LAYOUT.root / "summary.json"),
             readme=str(LAYOUT.root / "README.md"),
-            contact_sheet=str(LAYOUT.root / "contact_sheet.png"),
-        params:
-            # the demo section and the dataset paths the generator writes (a changed path remakes the data)
-            settings=stage_settings("demo"),
+            contact_sheet=report(
+                str(LAYOUT.root / "contact_sheet.png"),
+                caption="../report/contact_sheet.rst",
+                category="Demo data",
+            ),
         log:
             "logs/demo/demo_dataset.log",
         benchmark:
             "benchmarks/demo/demo_dataset.tsv"
+        conda:
+            "../../envs/demo.yaml"
         threads: 2
         resources:
             mem_mb=2000,
             runtime=30,
-        conda:
-            "../../envs/demo.yaml"
+        params:
+            # the demo section and the dataset paths the generator writes (a changed path remakes the data)
+            settings=stage_settings("demo"),
+            code=stage_code("demo"),
         shell:
             "python -m pipeline.demo --settings {params.settings:q} --workers {threads} > {log} 2>&1"

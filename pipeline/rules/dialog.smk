@@ -7,27 +7,31 @@
 # MiniLM on short sentences gains little from a second one, and on a busy machine (visual jobs
 # alongside) two torch threads were 4x slower than one.
 
+
 rule dialog_features:
     input:
         ready=dataset_ready(),
-        subtitles=lambda wildcards: [path for movie in MOVIES for path in dialog_dataset_inputs(config, movie)],
+        subtitles=lambda wildcards: [
+            path for movie in MOVIES for path in dialog_dataset_inputs(config, movie)
+        ],
     output:
         [str(PATHS.dialog_features(movie)) for movie in MOVIES],
-    params:
-        settings=stage_settings("dialog"),
-        versions=stage_versions("dialog"),
-        movies=MOVIES,
     log:
         "logs/dialog/dialog_features.log",
     benchmark:
         "benchmarks/dialog/dialog_features.tsv"
-    threads: 1
-    resources:
-        gpu=gpu_jobs(config["dialog"]["device"]),
-        mem_mb=4000,
-        runtime=60,
     conda:
         "../../envs/dialog.yaml"
+    threads: 1
+    resources:
+        gpu=gpu_jobs(config["dialog"]["device"], workflow.local_exec),
+        mem_mb=4000,
+        runtime=60,
+    params:
+        settings=stage_settings("dialog"),
+        code=stage_code("dialog"),
+        versions=stage_versions("dialog"),
+        movies=MOVIES,
     shell:
         "python -m extractors.dialog --settings {params.settings:q} --movie {params.movies}"
         " --out {output} --threads {threads} > {log} 2>&1"

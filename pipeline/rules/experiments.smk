@@ -8,20 +8,21 @@ rule train:
     output:
         checkpoint=PATHS.work / "models" / "{experiment}" / "best.pt",
         log_csv=PATHS.work / "models" / "{experiment}" / "train_log.csv",
-    params:
-        settings=stage_settings("train"),
-        out_dir=model_dir,
     log:
         "logs/train/{experiment}.log",
     benchmark:
         "benchmarks/train/{experiment}.tsv"
-    threads: 1
-    resources:
-        gpu=gpu_jobs(config["train"]["device"]),
-        mem_mb=6000,
-        runtime=240,
     conda:
         "../../envs/model.yaml"
+    threads: 1
+    resources:
+        gpu=gpu_jobs(config["train"]["device"], workflow.local_exec),
+        mem_mb=6000,
+        runtime=240,
+    params:
+        settings=stage_settings("train"),
+        code=stage_code("train"),
+        out_dir=model_dir,
     shell:
         "python -m model.train --settings {params.settings:q} --experiment {wildcards.experiment}"
         " --train {input.train} --val {input.val} --out-dir {params.out_dir} --threads {threads}"
@@ -34,15 +35,17 @@ rule evaluate:
         samples=eval_samples,
     output:
         PATHS.work / "eval" / "{experiment}" / "{split}.json",
-    params:
-        settings=stage_settings("evaluate"),
     log:
         "logs/evaluate/{experiment}.{split}.log",
-    threads: 1
-    resources:
-        mem_mb=4000,
     conda:
         "../../envs/model.yaml"
+    threads: 1
+    resources:
+        gpu=gpu_jobs(config["train"]["device"], workflow.local_exec),
+        mem_mb=4000,
+    params:
+        settings=stage_settings("evaluate"),
+        code=stage_code("evaluate"),
     shell:
         "python -m model.evaluate --settings {params.settings:q} --experiment {wildcards.experiment}"
         " --checkpoint {input.checkpoint} --samples {input.samples} --out {output} --threads {threads}"

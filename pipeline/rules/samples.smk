@@ -10,22 +10,29 @@ rule samples:
         ready=dataset_ready(),
         labels=[] if IS_DEMO else [str(path) for path in LAYOUT.label_files()],
         split=str(PATHS.annotations_split()),
-        annotations=lambda wildcards: [str(PATHS.annotations(m)) for m in SPLIT_MOVIES[wildcards.split]],
-        visual=lambda wildcards: [str(PATHS.visual_features(m)) for m in SPLIT_MOVIES[wildcards.split]],
-        dialog=lambda wildcards: [str(PATHS.dialog_features(m)) for m in SPLIT_MOVIES[wildcards.split]],
+        annotations=lambda wildcards: [
+            str(PATHS.annotations(m)) for m in SPLIT_MOVIES[wildcards.split]
+        ],
+        visual=lambda wildcards: [
+            str(PATHS.visual_features(m)) for m in SPLIT_MOVIES[wildcards.split]
+        ],
+        dialog=lambda wildcards: [
+            str(PATHS.dialog_features(m)) for m in SPLIT_MOVIES[wildcards.split]
+        ],
     output:
         str(PATHS.work / "samples" / "{pooling}" / "{split}.h5"),
-    params:
-        settings=stage_settings("samples"),
     log:
         "logs/samples/{pooling}.{split}.log",
     benchmark:
         "benchmarks/samples/{pooling}.{split}.tsv"
+    conda:
+        "../../envs/model.yaml"
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        "../../envs/model.yaml"
+    params:
+        settings=stage_settings("samples"),
+        code=stage_code("samples"),
     shell:
         "python -m pipeline.samples --settings {params.settings:q} --pooling {wildcards.pooling}"
         " --split {wildcards.split} --out {output} > {log} 2>&1"

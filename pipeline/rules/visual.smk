@@ -9,15 +9,16 @@
 rule i3d_weights:
     output:
         str(PATHS.i3d_weights()),
-    params:
-        settings=stage_settings("weights"),
     log:
         "logs/weights/i3d_weights.log",
+    conda:
+        "../../envs/visual.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/visual.yaml"
+    params:
+        settings=stage_settings("weights"),
+        code=stage_code("weights"),
     shell:
         "python -m extractors.weights --settings {params.settings:q} --out {output} > {log} 2>&1"
 
@@ -29,22 +30,24 @@ rule visual_features:
         dataset=lambda wildcards: visual_dataset_inputs(config, wildcards.movie),
     output:
         PATHS.visual_features("{movie}"),
-    params:
-        settings=stage_settings("visual"),
-        versions=stage_versions("visual"),
     log:
         "logs/visual/{movie}.log",
     benchmark:
         "benchmarks/visual/{movie}.tsv"
-    # All local cores for one movie at a time (torch threads are capped at the machine's cores):
-    # several movies with torch threads each on a few cores run slower than one after the other.
-    threads: min(workflow.cores, 8)
-    resources:
-        gpu=gpu_jobs(config["visual"]["device"]),
-        mem_mb=4000,
-        runtime=120,
     conda:
         "../../envs/visual.yaml"
+    # Up to 8 torch threads for one movie (Snakemake caps them at --cores locally and at
+    # --max-threads on a cluster: set that to your nodes' CPUs in the profile). Several movies with
+    # a few threads each run slower than one after the other on the same cores.
+    threads: 8
+    resources:
+        gpu=gpu_jobs(config["visual"]["device"], workflow.local_exec),
+        mem_mb=4000,
+        runtime=120,
+    params:
+        settings=stage_settings("visual"),
+        code=stage_code("visual"),
+        versions=stage_versions("visual"),
     shell:
         "python -m extractors.visual --settings {params.settings:q} --movie {wildcards.movie}"
         " --out {output} --threads {threads} > {log} 2>&1"
