@@ -29,7 +29,7 @@ from extractors.settings import DialogSettings
 from pipeline.dataset import DatasetError
 from pipeline.errors import PipelineError
 from pipeline.formats.dialog import DialogClip, write_dialog_features
-from pipeline.h5io import remove_stale_temps
+from pipeline.formats.stage_report import StageReport
 from pipeline.stages import stage_versions
 from pipeline.subtitles import Sentence, next_person_sentences, read_sentences
 
@@ -51,8 +51,31 @@ def subtitle_files(settings: DialogSettings, movie: str) -> dict[str, Path]:
     return files
 
 
-def _movie_sentences(settings: DialogSettings, movie: str) -> dict[str, tuple[Path, list[Sentence]]]:
-    return {clip: (path, read_sentences(path)) for clip, path in subtitle_files(settings, movie).items()}
+def _movie_sentences(settings: DialogSettings, movie: str,
+                     report: StageReport) -> dict[str, tuple[Path, list[Sentence]]]:
+    """The sentences of each clip. A malformed file stops the run (``on_error.dialog: fail``) or,
+    under ``skip``, loses its malformed cues (an unreadable file: the whole clip), as the report says."""
+    sentences = {}
+    try:
+        files = subtitle_files(settings, movie)
+    except DatasetError as exc:
+        if settings.on_error != "skip":
+            raise
+        report.skip(f"movie:{movie}", settings.layout.subtitles_file(movie, "x").parent, str(exc))
+        return {}
+    for clip, path in files.items():
+        if settings.on_error != "skip":
+            sentences[clip] = (path, read_sentences(path))
+            continue
+        skipped: list[dict] = []
+        try:
+            sentences[clip] = (path, read_sentences(path, skipped))
+        except DatasetError as exc:
+            report.skip(f"clip:{clip}", path, str(exc))
+            continue
+        for cue in skipped:
+            report.warn(path, f"line {cue['line']}: {cue['reason']}; that cue is left out")
+    return sentences
 
 
 def extract_movies(settings: DialogSettings, movies: list[str], outs: list[str | Path]) -> dict[str, dict[str, int]]:
@@ -67,7 +90,8 @@ def extract_movies(settings: DialogSettings, movies: list[str], outs: list[str |
     if len(movies) != len(outs):
         raise PipelineError(f"{len(movies)} movies but {len(outs)} output files: give one --out per --movie")
     started = time.perf_counter()
-    parsed = {movie: _movie_sentences(settings, movie) for movie in movies}
+    reports = {movie: StageReport("dialog", movie, settings.on_error) for movie in movies}
+    parsed = {movie: _movie_sentences(settings, movie, reports[movie]) for movie in movies}
 
     # One list for everything so that batches mix clips and movies; partners index into it.
     texts: list[str] = []
@@ -98,11 +122,13 @@ def extract_movies(settings: DialogSettings, movies: list[str], outs: list[str |
                                      turn=np.array([s.turn for s in sentences], dtype=np.int32),
                                      subtitle_file=path.name)
             offset += len(sentences)
-        remove_stale_temps(out)
         write_dialog_features(out, clips, encoder.hidden_size, movie=movie, **attrs)
         movie_counts = {"clips": len(clips), "clips_without_dialog": sum(not c.text for c in clips.values()),
-                        "sentences": sum(len(c.text) for c in clips.values())}
+                        "sentences": sum(len(c.text) for c in clips.values()),
+                        "clips_skipped": len(reports[movie].skipped), "cues_skipped": len(reports[movie].warnings)}
         counts[movie] = movie_counts
+        reports[movie].counts = movie_counts
+        reports[movie].write(out)
         log.info("%s: %d clips (%d without dialog), %d sentences -> %s", movie, movie_counts["clips"],
                  movie_counts["clips_without_dialog"], movie_counts["sentences"], out)
     log.info("%d movies, %d sentences (%d paired with the next person); parse %.2fs, model load %.2fs, "

@@ -49,6 +49,7 @@ class VisualSettings:
     keep_maps: bool
     track_scale: float
     seed: int
+    on_error: str
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "VisualSettings":
@@ -61,7 +62,7 @@ class VisualSettings:
             batch_size=int(visual["batch_size"]), device=visual["device"], dtype=visual["dtype"],
             roi=RoiSettings.from_section(visual["roi"]), person_box=PersonBoxRatios.from_config(config),
             keep_maps=bool(visual["keep_maps"]), track_scale=float(config["dataset"]["track_scale"]),
-            seed=int(config["seed"]),
+            seed=int(config["seed"]), on_error=config["on_error"]["visual"],
         )
 
     def shaping_attrs(self) -> dict[str, Any]:
@@ -88,13 +89,15 @@ class DialogSettings:
     batch_size: int
     max_length: int
     device: str
+    on_error: str
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DialogSettings":
         dialog = config["dialog"]
         return cls(layout=DatasetLayout.from_config(config), model=dialog["model"], layer=int(dialog["layer"]),
                    token_pooling=dialog["token_pooling"], batch_size=int(dialog["batch_size"]),
-                   max_length=int(dialog["max_length"]), device=dialog["device"])
+                   max_length=int(dialog["max_length"]), device=dialog["device"],
+                   on_error=config["on_error"]["dialog"])
 
     def encoder_arguments(self) -> dict[str, Any]:
         """Keyword arguments of :class:`extractors.text_encoder.SentenceEncoder`."""

@@ -45,8 +45,9 @@ from extractors.roi import has_area, input_to_grid, person_boxes, pool_boxes
 from extractors.settings import VisualSettings
 from extractors.video import FrameGeometry, VideoInfo, Window, iter_window_batches, plan_windows, probe_video
 from pipeline.dataset import DatasetError, DatasetLayout
-from pipeline.formats.visual import ClipPartWriter, VisualTrack, is_complete_part, merge_clip_parts
-from pipeline.h5io import remove_stale_temps
+from pipeline.formats.stage_report import StageReport
+from pipeline.formats.visual import ClipPartWriter, VisualTrack, merge_clip_parts, part_inputs
+from pipeline.provenance import sha256_file
 from pipeline.stages import stage_versions
 from pipeline.tracks import FaceTrack, PersonBoxRatios, load_clip_tracks, load_track_names
 
@@ -72,31 +73,6 @@ def movie_clips(layout: DatasetLayout, movie: str) -> dict[str, list[str | None]
 
 
 @dataclass
-class ClipPlan:
-    """A probed clip: its video, windows, input geometry and face tracks."""
-
-    clip: str
-    info: VideoInfo
-    geometry: FrameGeometry
-    windows: list[Window]
-    tracks: list[FaceTrack]
-
-
-def plan_clip(settings: VisualSettings, movie: str, clip: str, names: list[str | None] | None) -> ClipPlan:
-    layout = settings.layout
-    info = probe_video(layout.video(movie, clip))
-    geometry = FrameGeometry.for_video(info.width, info.height, settings.input_size, settings.crop)
-    windows = plan_windows(info.n_frames, settings.window, settings.stride)
-    tracks = [] if names is None else load_clip_tracks(layout.ftracks_file(movie, clip), names,
-                                                       settings.track_scale)
-    return ClipPlan(clip, info, geometry, windows, tracks)
-
-
-# ------------------------------------------------------------------------------------------------
-# Extraction: windows of consecutive clips share batches; each clip's part file is written as it goes
-
-
-@dataclass
 class _TrackBoxes:
     """The usable detections of one track: frames and person boxes in network-input pixels."""
 
@@ -105,19 +81,72 @@ class _TrackBoxes:
     boxes: np.ndarray    # (n, 4) input pixels
 
 
-def _track_boxes(plan: ClipPlan, ratios: PersonBoxRatios, counts: dict[str, int]) -> list[_TrackBoxes]:
-    result = []
-    for track in plan.tracks:
+@dataclass
+class ClipPlan:
+    """A probed clip: its video, windows, input geometry, face tracks with their usable boxes, and
+    the stamp of its input files (a finished part is reused only while the stamp holds)."""
+
+    clip: str
+    info: VideoInfo
+    geometry: FrameGeometry
+    windows: list[Window]
+    tracks: list[_TrackBoxes]
+    inputs: dict[str, Any]
+    dropped: dict[str, int]     # detections left out, by reason
+
+
+def _file_stamp(path: Path) -> dict[str, Any]:
+    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def _track_boxes(tracks: list[FaceTrack], info: VideoInfo, geometry: FrameGeometry,
+                 ratios: PersonBoxRatios) -> tuple[list[_TrackBoxes], dict[str, int]]:
+    """Each track's usable detections, and how many were left out and why."""
+    result, dropped = [], {"after_last_frame": 0, "no_size": 0, "outside_picture": 0}
+    for track in tracks:
         frames = np.array([d.frame for d in track.detections], dtype=np.int64)
-        boxes = plan.geometry.video_to_input(person_boxes(track.detections, ratios, plan.info.width,
-                                                          plan.info.height))
-        inside = (frames >= 0) & (frames < plan.info.n_frames)
-        usable = inside & has_area(boxes)
-        counts["detections"] += len(frames)
-        counts["detections_outside_video"] += int((~inside).sum())
-        counts["detections_off_grid"] += int((inside & ~usable).sum())
+        sizes = np.array([[d.w, d.h] for d in track.detections], dtype=np.float64).reshape(-1, 2)
+        boxes = geometry.video_to_input(person_boxes(track.detections, ratios, info.width, info.height))
+        inside = (frames >= 0) & (frames < info.n_frames)
+        sized = (sizes > 0).all(axis=1)
+        usable = inside & sized & has_area(boxes)
+        dropped["after_last_frame"] += int((~inside).sum())
+        dropped["no_size"] += int((inside & ~sized).sum())
+        dropped["outside_picture"] += int((inside & sized & ~usable).sum())
         result.append(_TrackBoxes(track, frames[usable], boxes[usable]))
-    return result
+    return result, dropped
+
+
+def plan_clip(settings: VisualSettings, movie: str, clip: str, names: list[str | None] | None) -> ClipPlan:
+    layout = settings.layout
+    video = layout.video(movie, clip)
+    info = probe_video(video)
+    geometry = FrameGeometry.for_video(info.width, info.height, settings.input_size, settings.crop)
+    windows = plan_windows(info.n_frames, settings.window, settings.stride)
+    inputs: dict[str, Any] = {"video": _file_stamp(video), "track_names": names, "tracks": None}
+    faces: list[FaceTrack] = []
+    if names is not None:
+        tracks_file = layout.ftracks_file(movie, clip)
+        faces = load_clip_tracks(tracks_file, names, settings.track_scale)
+        inputs["tracks"] = _file_stamp(tracks_file)
+    tracks, dropped = _track_boxes(faces, info, geometry, settings.person_box)
+    return ClipPlan(clip, info, geometry, windows, tracks, inputs, dropped)
+
+
+def _report_dropped(report: StageReport, settings: VisualSettings, movie: str, plan: ClipPlan) -> None:
+    total = sum(len(t.track.detections) for t in plan.tracks)
+    if not sum(plan.dropped.values()):
+        return
+    empty = sum(1 for t in plan.tracks if len(t.frames) == 0)
+    report.warn(settings.layout.ftracks_file(movie, plan.clip),
+                f"{sum(plan.dropped.values())} of {total} face detections dropped "
+                f"({plan.dropped['after_last_frame']} after the video's last frame {plan.info.n_frames - 1}, "
+                f"{plan.dropped['no_size']} with zero or negative size, {plan.dropped['outside_picture']} "
+                f"outside the picture); {empty} of {len(plan.tracks)} tracks have no usable detection left")
+
+
+# ------------------------------------------------------------------------------------------------
+# Extraction: windows of consecutive clips share batches; each clip's part file is written as it goes
 
 
 class ClipExtraction:
@@ -129,7 +158,7 @@ class ClipExtraction:
     def __init__(self, plan: ClipPlan, settings: VisualSettings, channels: int, part: Path,
                  counts: dict[str, int]):
         self.plan, self.counts = plan, counts
-        self.tracks = _track_boxes(plan, settings.person_box, counts)
+        self.tracks = plan.tracks
         self.track_windows: list[list[int]] = [[] for _ in self.tracks]
         self.track_vectors: list[list[np.ndarray]] = [[] for _ in self.tracks]
         self.remaining = len(plan.windows)
@@ -137,7 +166,8 @@ class ClipExtraction:
         self.part = ClipPartWriter(part, plan.clip, {"fps": info.fps, "n_frames": info.n_frames, "width": info.width,
                                                      "height": info.height, "input_width": geometry.input_width,
                                                      "input_height": geometry.input_height},
-                                   np.array([w.times(info.fps) for w in plan.windows], dtype=np.float32), channels)
+                                   np.array([w.times(info.fps) for w in plan.windows], dtype=np.float32), channels,
+                                   inputs=json.dumps(plan.inputs, sort_keys=True))
 
     def add_window(self, window: Window, global_vector: np.ndarray, feature_map: np.ndarray | None) -> None:
         self.part.add_window(window.index, global_vector, feature_map)
@@ -255,22 +285,51 @@ def parts_folder(out: Path, digest: str) -> Path:
 
 
 def extract_movie(settings: VisualSettings, movie: str, out: str | Path) -> dict[str, Any]:
-    """Write the visual features of ``movie`` to ``out``; return counts and timings."""
+    """Write the visual features of ``movie`` to ``out`` and its report beside it; return counts and timings.
+
+    Every clip is probed before any model work: a missing or corrupt video or face-track file stops
+    the run with one message (``on_error.visual: fail``), or leaves that clip out, listed with the
+    reason in the report (``skip``).
+    """
     from tqdm import tqdm
 
     out = Path(out)
     started = time.perf_counter()
-    clips = movie_clips(settings.layout, movie)
-    # Probe every video first: a missing or corrupt one stops the run before any model work.
-    plans = [plan_clip(settings, movie, clip, names) for clip, names in clips.items()]
+    report = StageReport("visual", movie, settings.on_error)
+    plans: list[ClipPlan] = []
+    try:
+        clips = movie_clips(settings.layout, movie)
+    except DatasetError as exc:
+        if settings.on_error != "skip":
+            raise
+        report.skip(f"movie:{movie}", settings.layout.ftrack_ids_file(movie), str(exc))
+        clips = {}
+    for clip, names in clips.items():
+        try:
+            plans.append(plan_clip(settings, movie, clip, names))
+        except DatasetError as exc:     # VideoError, a bad face-track file
+            if settings.on_error != "skip":
+                raise
+            report.skip(f"clip:{clip}", settings.layout.video(movie, clip), str(exc))
+    for plan in plans:
+        _report_dropped(report, settings, movie, plan)
     backbone = load_backbone(settings)
     digest = settings_hash(settings, backbone)
     parts = parts_folder(out, digest)
-    remove_stale_temps(out)
-    todo = [plan for plan in plans if not is_complete_part(parts / f"{plan.clip}.h5")]
-    counts = {key: 0 for key in ("windows", "tracks", "track_windows", "detections",
-                                 "detections_outside_video", "detections_off_grid")}
-    counts.update(clips=len(plans), clips_resumed=len(plans) - len(todo))
+    # A finished part is reused only when it was made from the same video, face tracks and names.
+    reused = [plan for plan in plans
+              if part_inputs(parts / f"{plan.clip}.h5") == json.dumps(plan.inputs, sort_keys=True)]
+    changed = [plan.clip for plan in plans if plan not in reused and (parts / f"{plan.clip}.h5").exists()]
+    if changed:
+        log.info("%s: %d finished clip(s) of an earlier run have changed inputs and are computed again: %s",
+                 movie, len(changed), ", ".join(changed))
+    todo = [plan for plan in plans if plan not in reused]
+    counts = {key: 0 for key in ("windows", "tracks", "track_windows")}
+    counts.update(clips=len(plans), clips_resumed=len(reused), clips_changed=len(changed),
+                  clips_skipped=len(report.skipped),
+                  detections=sum(len(t.track.detections) for plan in plans for t in plan.tracks),
+                  **{f"detections_{reason}": sum(plan.dropped[reason] for plan in plans)
+                     for reason in ("after_last_frame", "no_size", "outside_picture")})
     timings = {"decode_s": 0.0, "model_s": 0.0}
     prepared = time.perf_counter()
     log.info("%s: %d clips (%d already done), %d windows to compute, backbone %s (%s, %s) on %s, parts in %s",
@@ -283,16 +342,20 @@ def extract_movie(settings: VisualSettings, movie: str, out: str | Path) -> dict
     attrs = {**settings.shaping_attrs(), **backbone.attrs(), "movie": movie, "settings_hash": digest,
              "versions": json.dumps(stage_versions("visual"), sort_keys=True)}
     merge_clip_parts(out, [(plan.clip, parts / f"{plan.clip}.h5") for plan in plans], attrs)
-    shutil.rmtree(parts)
-    if not any(parts.parent.iterdir()):
+    report.counts = dict(counts)
+    report.write(out)
+    if parts.exists():
+        shutil.rmtree(parts)
+    if parts.parent.exists() and not any(parts.parent.iterdir()):
         parts.parent.rmdir()
 
     elapsed = time.perf_counter() - started
     computed = counts["windows"]
-    log.info("%s: %d clips (%d resumed), %d windows computed, %d tracks, %d track-windows; "
-             "%d detections (%d outside the video, %d off the grid)", movie, counts["clips"],
-             counts["clips_resumed"], computed, counts["tracks"], counts["track_windows"], counts["detections"],
-             counts["detections_outside_video"], counts["detections_off_grid"])
+    log.info("%s: %d clips (%d resumed, %d skipped), %d windows computed, %d tracks, %d track-windows; "
+             "%d detections (%d after the last frame, %d without size, %d outside the picture)", movie,
+             counts["clips"], counts["clips_resumed"], counts["clips_skipped"], computed, counts["tracks"],
+             counts["track_windows"], counts["detections"], counts["detections_after_last_frame"],
+             counts["detections_no_size"], counts["detections_outside_picture"])
     log.info("%s: %.1f s total (probe+load %.1f s, decode %.1f s, model+pool %.1f s, %.2f windows/s) -> %s",
              movie, elapsed, prepared - started, timings["decode_s"], timings["model_s"],
              computed / max(timings["decode_s"] + timings["model_s"], 1e-9), out)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from pipeline.errors import PipelineError
-from pipeline.h5io import atomic_path
+from pipeline.h5io import torch_save_atomic
 from pipeline.paths import WorkPaths
 from pipeline.provenance import sha256_file
 
@@ -176,8 +176,7 @@ def write_i3d_weights(out: str | Path, source: str | Path | None = None) -> Path
     payload = {"arch": I3D_ARCH, "state_dict": state, "source": source.name,
                "source_sha256": sha256_file(source), "torch": str(torch.__version__)}
     out = Path(out)
-    with atomic_path(out) as tmp:
-        torch.save(payload, tmp)
+    torch_save_atomic(out, payload)
     log.info("converted %s (%d tensors, sha256 %s) -> %s in %.1f s", source, len(state),
              payload["source_sha256"][:12], out, time.perf_counter() - started)
     return out

@@ -16,7 +16,7 @@ from model.config import RunConfig
 from model.heads import InteractionRelationshipModel
 from pipeline.errors import PipelineError
 from pipeline.formats.shard import SampleShard
-from pipeline.h5io import atomic_path
+from pipeline.h5io import torch_save_atomic
 
 CHECKPOINT_VERSION = 1
 
@@ -38,9 +38,8 @@ def build_model(run: RunConfig, signature: dict[str, Any]) -> InteractionRelatio
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically (temp file + rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """Write ``payload`` atomically (temp file + rename), the same bytes for the same payload."""
+    torch_save_atomic(path, payload)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

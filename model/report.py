@@ -20,6 +20,7 @@ from model.tables import METRIC_TITLES, TABLES, build_table, figure5_points, tab
 from pipeline.demo.targets import (INTERACTION_RANGE, MISSED_READING, MODALITY_MARGIN, RELATIONSHIP_GAIN,
                                    WEAK_ABOVE_RANDOM)
 from pipeline.errors import PipelineError
+from pipeline.formats.stage_report import read_stage_report
 from pipeline.h5io import write_text_atomic
 
 LOG = logging.getLogger("model.report")
@@ -149,7 +150,27 @@ def data_section(summary: dict) -> list[str]:
     return lines + [""]
 
 
-def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None, demo_dataset: bool = True) -> str:
+def left_out_section(summary: dict, shard_reports: list[Path]) -> list[str]:
+    """What the stages left out (skip policy) or used with a caveat, from the annotation summary and
+    the sample shards' reports (which carry the upstream stages' reasons)."""
+    lines = []
+    for movie in summary.get("skipped", []):
+        lines.append(f"- annotations: movie {movie['movie']} left out: {movie['reason']}")
+    for path in shard_reports:
+        report = read_stage_report(path)
+        for entry in report.skipped:
+            lines.append(f"- samples {report.target}: {entry['item']} left out: {entry['reason']}")
+        if report.warnings:
+            lines.append(f"- samples {report.target}: {len(report.warnings)} warning(s), e.g. "
+                         f"{report.warnings[0]['file']}: {report.warnings[0]['message']}")
+    if not lines:
+        return []
+    return ["## Left out and warnings", "", "What the stages left out under the skip policy (the tables count only "
+            "what was kept) and what they used with a caveat:", "", *lines, ""]
+
+
+def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None, demo_dataset: bool = True,
+                  shard_reports: list[Path] = ()) -> str:
     """The report's Markdown; the demo's calibration section only when ``demo_dataset``."""
     tables = {number: build_table(number, eval_dir) for number in sorted(TABLES)}
     try:
@@ -165,6 +186,7 @@ def render_report(eval_dir: Path, results_dir: Path, summary_path: Path | None, 
         with open(summary_path, encoding="utf-8") as handle:
             summary = json.load(handle)
         lines += data_section(summary)
+        lines += left_out_section(summary, list(shard_reports))
     targets = calibration_targets(tables, figure5) if demo_dataset else []
     if targets:
         lines += ["## Calibration targets of the demo", "", "| target | verdict | numbers |", "|---|---|---|"]
@@ -211,8 +233,10 @@ class ReportSettings:
         return cls(demo_dataset=config["dataset"]["format"] == "demo")
 
 
-def write_report(settings: ReportSettings, eval_dir: Path, results_dir: Path, summary: Path | None, out: Path) -> None:
-    text = render_report(eval_dir, results_dir, summary, demo_dataset=settings.demo_dataset)
+def write_report(settings: ReportSettings, eval_dir: Path, results_dir: Path, summary: Path | None, out: Path,
+                 shard_reports: list[Path] = ()) -> None:
+    text = render_report(eval_dir, results_dir, summary, demo_dataset=settings.demo_dataset,
+                         shard_reports=shard_reports)
     write_text_atomic(out, text)
     LOG.info("report -> %s", out)
 
@@ -224,10 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--eval-dir", default="work/eval", type=Path)
         parser.add_argument("--results-dir", default="results", type=Path)
         parser.add_argument("--summary", default=None, type=Path, help="work/annotations/summary.json")
+        parser.add_argument("--shard-reports", nargs="*", default=[], type=Path,
+                            help="work/samples/<pooling>/<split>.h5.report.json files")
         parser.add_argument("--out", required=True, type=Path)
 
     return stage_main("report", lambda settings, args: write_report(settings, args.eval_dir, args.results_dir,
-                                                                    args.summary, args.out),
+                                                                    args.summary, args.out, args.shard_reports),
                       description=__doc__.split("\n")[0], arguments=arguments, argv=argv)
 
 

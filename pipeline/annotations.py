@@ -70,12 +70,14 @@ class AnnotationSettings:
     paths: WorkPaths
     overlap_iou: float
     movies: tuple[str, ...] | None     # dataset.movies: restrict the run to these
+    on_error: str                      # "fail" or "skip" a movie whose files are bad
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "AnnotationSettings":
         wanted = config["dataset"]["movies"]
         return cls(layout=DatasetLayout.from_config(config), paths=WorkPaths(config),
-                   overlap_iou=float(config["dataset"]["overlap_iou"]), movies=tuple(wanted) if wanted else None)
+                   overlap_iou=float(config["dataset"]["overlap_iou"]), movies=tuple(wanted) if wanted else None,
+                   on_error=config["on_error"]["annotations"])
 
 
 @dataclass
@@ -269,19 +271,34 @@ def run(settings: AnnotationSettings, out_dir: str | Path | None = None) -> dict
     repeated = [movie for movie, n in Counter(movie for _, movie in todo).items() if n > 1]
     if repeated:
         raise DatasetError(f"{layout.split}: movie(s) listed in more than one split: {', '.join(repeated)}")
-    # Every input is read before the first output is written.
-    track_names = {movie: load_track_names(layout.ftrack_ids_file(movie))
-                   for split in SPLITS for movie in present[split]}
+    skipped: list[dict[str, str]] = []
+
+    def skip(movie: str, exc: DatasetError) -> None:
+        if settings.on_error != "skip":
+            raise exc
+        skipped.append({"movie": movie, "reason": str(exc)})
+        log.warning("movie %s skipped (on_error.annotations: skip): %s", movie, exc)
+
+    # Every input is read before the first output is written: the track names of every listed movie.
+    track_names = {}
+    for split in SPLITS:
+        for movie in splits[split]:
+            try:
+                track_names[movie] = load_track_names(layout.ftrack_ids_file(movie))
+            except DatasetError as exc:
+                skip(movie, exc)
     per_split = {split: SplitCounts() for split in SPLITS}
     for split, movie in tqdm(todo, desc="annotations", unit="movie", disable=None):
-        if movie not in movies:
+        if movie not in movies or movie not in track_names:
             write_annotation_rows([], out_dir / paths.annotations(movie).name)
             continue
         counts = SplitCounts(movies=1)
         try:
             rows = movie_rows(movies[movie], labels, track_names[movie], overlap_iou, counts)
         except (TypeError, ValueError) as exc:   # e.g. a time node with a non-numeric start
-            raise DatasetError(f"{layout.annotations}: movie {movie}: {exc}") from None
+            skip(movie, DatasetError(f"{layout.annotations}: movie {movie}: {exc}"))
+            write_annotation_rows([], out_dir / paths.annotations(movie).name)
+            continue
         write_annotation_rows(rows, out_dir / paths.annotations(movie).name)
         per_split[split].add(counts)
         log.info("%s (%s): %d clips, %d rows, %d without relationship, %d with an untracked character",
@@ -295,6 +312,8 @@ def run(settings: AnnotationSettings, out_dir: str | Path | None = None) -> dict
         "interaction_classes": labels.interactions,
         "relationship_classes": labels.relationships,
         "movies_not_in_annotations": missing,
+        "on_error": settings.on_error,
+        "skipped": skipped,
         "splits": {split: per_split[split].as_json(labels) for split in SPLITS},
     }
     write_json_atomic(out_dir / paths.annotations_summary().name, summary)

@@ -10,10 +10,23 @@ from typing import Any
 from pipeline.errors import PipelineError
 
 SPLITS = ("train", "val", "test")
+# Movie keys and clip names become file names (videos/<movie>/<clip>.mp4, work/.../<movie>.h5, ...):
+# a letter or digit first, then letters, digits, '.', '_' and '-' only: never a path of its own.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*")
 
 
 class DatasetError(PipelineError):
     """A dataset file is missing or malformed; the message names the file and the problem."""
+
+
+def check_name(name: object, what: str, source: str | Path) -> str:
+    """``name`` if it is a safe movie key or clip name; else a :class:`DatasetError` naming
+    ``source`` (the file it came from) and the name. A safe name has no path separator, no '..' and
+    no character a shell or a file system could take for something else."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise DatasetError(f"{source}: {what} {name!r} cannot be a file name (letters, digits, '.', '_' and '-' "
+                           "only, starting with a letter or digit, no '..'); nothing was read or written for it")
+    return name
 
 
 @dataclass(frozen=True)
@@ -51,17 +64,23 @@ class DatasetLayout:
             track_scale=float(ds["track_scale"]),
         )
 
+    def _path(self, template: str, movie: str, clip: str | None = None) -> Path:
+        check_name(movie, "movie key", "dataset")
+        if clip is not None and clip != _CLIP_MARKER:
+            check_name(clip, "clip name", f"movie {movie}")
+        return Path(template.format(movie=movie, clip=clip))
+
     def video(self, movie: str, clip: str) -> Path:
-        return Path(self.videos.format(movie=movie, clip=clip))
+        return self._path(self.videos, movie, clip)
 
     def ftracks_file(self, movie: str, clip: str) -> Path:
-        return Path(self.ftracks.format(movie=movie, clip=clip))
+        return self._path(self.ftracks, movie, clip)
 
     def ftrack_ids_file(self, movie: str) -> Path:
-        return Path(self.ftrack_ids.format(movie=movie))
+        return self._path(self.ftrack_ids, movie)
 
     def subtitles_file(self, movie: str, clip: str) -> Path:
-        return Path(self.subtitles.format(movie=movie, clip=clip))
+        return self._path(self.subtitles, movie, clip)
 
     def label_files(self) -> list[Path]:
         return [self.interactions_map, self.relationships_map, self.relationships_opposite]
@@ -73,8 +92,8 @@ class DatasetLayout:
         the folder does not exist.
         """
         template = {"videos": self.videos, "subtitles": self.subtitles}[kind]
-        marker = "\x00clip\x00"
-        path = Path(template.format(movie=movie, clip=marker))
+        marker = _CLIP_MARKER
+        path = self._path(template, movie, marker)
         if marker in str(path.parent):
             raise DatasetError(f"dataset.{kind} {template!r}: {{clip}} must be in the file name, not in a folder name")
         prefix, _, suffix = path.name.partition(marker)
@@ -86,8 +105,11 @@ class DatasetLayout:
         for candidate in sorted(folder.iterdir()):
             match = pattern.match(candidate.name)
             if match and candidate.is_file():
-                files[match.group(1)] = candidate
+                files[check_name(match.group(1), "clip name", candidate)] = candidate
         return files
+
+
+_CLIP_MARKER = "\x00clip\x00"   # stands for {clip} when a movie's folder is listed
 
 
 def read_split_file(path: str | Path) -> dict[str, list[str]]:
@@ -107,7 +129,7 @@ def read_split_file(path: str | Path) -> dict[str, list[str]]:
         movies = payload[split]
         if not isinstance(movies, list) or not all(isinstance(m, str) for m in movies):
             raise DatasetError(f"{path}: '{split}' must be a list of imdb keys")
-        splits[split] = list(movies)
+        splits[split] = [check_name(movie, f"movie key of split '{split}'", path) for movie in movies]
     return splits
 
 

@@ -51,11 +51,14 @@ def remove_stale_temps(path: str | Path) -> int:
 class AtomicFile:
     """A temp file next to ``path`` that becomes ``path`` only on :meth:`commit` (fsync, rename);
     :meth:`discard` removes it and leaves ``path`` untouched. For writers whose lifetime is not one
-    ``with`` block (a clip's part file lives from its first window to its last)."""
+    ``with`` block (a clip's part file lives from its first window to its last). Temp files of the
+    same target left by a killed earlier writer (SIGKILL gives no chance to clean up) are removed
+    when a new one starts."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(self.path)   # a killed earlier writer of this file left its temp file
         fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMP_SUFFIX, dir=self.path.parent)
         os.close(fd)
         self.tmp = Path(tmp_name)
@@ -160,6 +163,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+
+
+def torch_save_atomic(path: str | Path, payload: Any) -> None:
+    """``torch.save`` to ``path`` atomically and byte-for-byte reproducibly: saved to memory first
+    (``torch.save`` to a file names the archive after the file, a random temp name here)."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def _json_default(value: Any) -> Any:

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
-from pipeline.dataset import DatasetError
+from pipeline.dataset import DatasetError, check_name
 from pipeline.h5io import atomic_path
 
 
@@ -358,6 +358,9 @@ def _convert_movie(key: str, movie: Any) -> MovieGraph:
     if not isinstance(castlist, list):
         raise ValueError(f"{where}: castlist is not a list")
     clips = {int(sid): _convert_clip(clip, f"{where} clip graph {sid}") for sid, clip in clip_graphs.items()}
+    check_name(key, "movie key", "the annotation pickle")
+    for sid, clip in clips.items():
+        check_name(clip.clip_name, f"clip name (from video fname {clip.fnames[:1]})", f"{where} clip graph {sid}")
     return MovieGraph(imdb_key=str(state.get("imdb_key", key)), castlist=castlist, clip_graphs=clips)
 
 
@@ -375,7 +378,7 @@ def load_moviegraphs(path: str | Path) -> dict[str, MovieGraph]:
     for key, movie in payload.items():
         try:
             movies[str(key)] = _convert_movie(str(key), movie)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:   # DatasetError of a name included
             raise MovieGraphsError(f"{path}: {exc}") from None
     return movies
 

@@ -61,6 +61,7 @@ from pipeline.errors import PipelineError
 from pipeline.formats.annotations import NO_RELATIONSHIP, AnnotationRow, read_annotation_rows
 from pipeline.formats.dialog import DialogClip, DialogFeatureReader
 from pipeline.formats.shard import NO_CHARACTER, ShardWriter
+from pipeline.formats.stage_report import StageReport, read_stage_report, report_path
 from pipeline.formats.visual import VisualClip, VisualFeatureReader
 from pipeline.labels import LabelMaps
 from pipeline.paths import WorkPaths
@@ -84,11 +85,13 @@ class SampleSettings:
     paths: WorkPaths
     max_candidates: int
     seed: int
+    on_error: str
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "SampleSettings":
         return cls(layout=DatasetLayout.from_config(config), paths=WorkPaths(config),
-                   max_candidates=int(config["samples"]["max_candidates"]), seed=int(config["seed"]))
+                   max_candidates=int(config["samples"]["max_candidates"]), seed=int(config["seed"]),
+                   on_error=config["on_error"]["samples"])
 
     def labels(self) -> LabelMaps:
         return LabelMaps.from_layout(self.layout)
@@ -326,15 +329,65 @@ def _feature_dims(movies: Sequence[MovieInputs]) -> tuple[int, int]:
     return dims["visual"].pop(), dims["dialog"].pop()
 
 
+def _kept_rows(inputs: MovieInputs, labels: LabelMaps, report: StageReport, on_error: str) -> list[AnnotationRow]:
+    """The movie's annotation rows without those of the clips an upstream stage left out (its
+    report says which) and, under the skip policy, without malformed rows."""
+    skipped_rows: list[dict] | None = [] if on_error == "skip" else None
+    try:
+        rows = read_annotation_rows(inputs.annotations, labels.num_interactions, labels.num_relationships,
+                                    skipped_rows)
+    except PipelineError as exc:
+        if on_error != "skip":
+            raise
+        report.skip(f"movie:{inputs.movie}", inputs.annotations, str(exc))
+        return []
+    for entry in skipped_rows or []:
+        report.skip(f"row:{inputs.movie}/{entry['row']}", inputs.annotations, entry["reason"])
+    left_out: dict[str, str] = {}
+    for stage, features in (("visual", inputs.visual), ("dialog", inputs.dialog)):
+        if report_path(features).is_file():
+            for entry in read_stage_report(report_path(features)).skipped:
+                left_out.setdefault(entry["item"], f"{stage} stage: {entry['reason']}")
+    if f"movie:{inputs.movie}" in left_out:
+        report.skip(f"movie:{inputs.movie}", inputs.annotations, f"{len(rows)} samples left out; "
+                    f"{left_out[f'movie:{inputs.movie}']}")
+        return []
+    kept = []
+    for clip, clip_rows in _rows_by_clip(rows).items():
+        if f"clip:{clip}" in left_out:
+            report.skip(f"clip:{inputs.movie}/{clip}", inputs.annotations,
+                        f"{len(clip_rows)} samples left out; {left_out[f'clip:{clip}']}")
+        else:
+            kept += clip_rows
+    return kept
+
+
+def _check_clip_features(report: StageReport, inputs: MovieInputs, clip: str, rows: Sequence[AnnotationRow],
+                         visual: VisualClip | None) -> None:
+    """Warnings for what will be zeros or cut short: a clip without visual features, a span past
+    the end of the clip's video."""
+    if visual is None:
+        report.warn(inputs.visual, f"clip {clip} ({len(rows)} samples) has no visual features (no video and no "
+                                   "face tracks in the dataset): its visual and track vectors are zeros")
+        return
+    video_end = float(visual.window_times[:, 1].max()) if visual.window_times.size else 0.0
+    late = [row for row in rows if row.start >= video_end]
+    if late:
+        report.warn(inputs.visual, f"clip {clip}: {len(late)} interaction(s) start at or after the end of the "
+                                   f"clip's video ({video_end:.2f} s), e.g. at {late[0].start:.2f} s: the video is "
+                                   "shorter than its annotations; their visual vectors come from its last window")
+
+
 def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, split: str,
-                     labels: LabelMaps, max_candidates: int, seed: int) -> dict[str, int]:
-    """Write the shard ``out`` for ``movies``; return counts. See the module docstring."""
+                     labels: LabelMaps, max_candidates: int, seed: int, on_error: str = "fail") -> dict[str, int]:
+    """Write the shard ``out`` (and its report beside it) for ``movies``; return counts. See the
+    module docstring."""
     if pooling not in POOLINGS:
         raise SamplesError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
     started = time.time()
+    report = StageReport("samples", f"{pooling}/{split}", on_error)
     # Pass 1: annotations only -> sizes, so features go into preallocated contiguous datasets.
-    rows_per_movie = [read_annotation_rows(m.annotations, labels.num_interactions, labels.num_relationships)
-                      for m in movies]
+    rows_per_movie = [_kept_rows(m, labels, report, on_error) for m in movies]
     clips_per_movie = [_rows_by_clip(rows) for rows in rows_per_movie]
     num_samples = sum(len(rows) for rows in rows_per_movie)
     num_characters = sum(len(rows) * len(clip_cast(rows)) for clips in clips_per_movie for rows in clips.values())
@@ -366,6 +419,7 @@ def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, 
                     visual, dialog = visual_file.clip(clip), dialog_file.clip(clip)
                     counts["missing_visual_clips"] += visual is None
                     counts["missing_dialog_clips"] += dialog is None
+                    _check_clip_features(report, inputs, clip, rows, visual)
                     if dialog is not None and dialog.vectors.shape[1] != dialog_dim:
                         raise SamplesError(f"{inputs.dialog}: clip {clip} has dialog dim {dialog.vectors.shape[1]}, "
                                            f"expected {dialog_dim}")
@@ -402,7 +456,10 @@ def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, 
         }
         writer.finish(clips=clip_names, movies=[m.movie for m in movies],
                       persons=[key for key, _ in person_items], groups=groups.items(), attrs=attrs)
-    counts.update(num_samples=num_samples, num_characters=num_characters, num_groups=len(groups.members))
+    counts.update(num_samples=num_samples, num_characters=num_characters, num_groups=len(groups.members),
+                  skipped=len(report.skipped), warnings=len(report.warnings))
+    report.counts = dict(counts)
+    report.write(out)
     LOG.info("%s: %d samples, %d character rows (%d with a track), %d context groups from %d movies; "
              "%d clips without visual, %d without dialog features, %d samples without dialog; %.1fs",
              out, num_samples, num_characters, counts["characters_with_track"], len(groups.members), len(movies),
@@ -457,7 +514,8 @@ def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, 
 # --------------------------------------------------------------------------------------------
 def run(settings: SampleSettings, pooling: str, split: str, out: Path) -> dict[str, int]:
     return assemble_samples(settings.split_inputs(split), out, pooling=pooling, split=split,
-                            labels=settings.labels(), max_candidates=settings.max_candidates, seed=settings.seed)
+                            labels=settings.labels(), max_candidates=settings.max_candidates, seed=settings.seed,
+                            on_error=settings.on_error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

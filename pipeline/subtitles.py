@@ -15,8 +15,10 @@ Reading (:func:`read_subtitles`)
       SRT ``hh:mm:ss,ttt``; the lines before the timing line are a cue identifier / SRT index). The
       WebVTT header block and ``NOTE``/``STYLE``/``REGION`` blocks are skipped. A text block without
       a timing line after a cue (a blank line inside an SRT cue) is appended to that cue.
-    - A malformed timing line, a cue ending before it starts, or text before the first cue raise
-      :class:`~pipeline.dataset.DatasetError` naming the file and line. An empty file (or only the
+    - A malformed timing line (also one that only looks like one, "00:00:05.810 -> 00:00:07.900",
+      which read as text would merge its words into the previous cue), a cue ending before it
+      starts, or text before the first cue raise :class:`~pipeline.dataset.DatasetError` naming the
+      file and line; under the skip policy (``skipped``) the malformed cue is left out and recorded. An empty file (or only the
       ``WEBVTT`` header, as MovieGraphs writes clips without dialog) has no cues.
     - Cues are returned in time order (start, then end; file order breaks ties), so overlapping cues
       keep their order in time.
@@ -91,6 +93,11 @@ class Sentence:
 
 _TIMESTAMP = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,](\d+))?"
 _TIMING_LINE = re.compile(rf"^\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}(?:\s+.*)?$")
+# A line that starts like a timing line (a clock time, then an arrow or a second clock time) but is
+# not one: "00:00:05.810 -> 00:00:07.900", "00:05.8 --> oops". Read as text it would merge a cue's
+# words into the previous cue, so it is a malformed timing line.
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+_TIMING_LIKE = re.compile(rf"^\s*{_CLOCK}\s*(?:(?:[-=–—]\s*)+>|→|(?:[-=–—]\s*)*{_CLOCK})")
 _SKIPPED_WEBVTT_BLOCKS = ("NOTE", "STYLE", "REGION")
 
 
@@ -129,9 +136,20 @@ def _seconds(groups: Sequence[str | None]) -> float:
     return float(value)
 
 
-def parse_subtitles(text: str, path: str | Path = "<text>") -> list[Cue]:
-    """Cues of a WebVTT or SRT document (already decoded), in time order."""
+def parse_subtitles(text: str, path: str | Path = "<text>", skipped: list[dict] | None = None) -> list[Cue]:
+    """Cues of a WebVTT or SRT document (already decoded), in time order.
+
+    A malformed cue (timing line) raises :class:`DatasetError` naming the file and line; with a
+    ``skipped`` list (the skip policy) it is left out and recorded there as ``{"line", "reason"}``.
+    """
     lines = text.split("\n")
+
+    def malformed(line_number: int, reason: str) -> None:
+        if skipped is None:
+            raise DatasetError(f"{path}: line {line_number}: {reason}")
+        skipped.append({"line": line_number, "reason": reason})
+        log.warning("%s: line %d: %s; the cue is skipped", path, line_number, reason)
+
     cues: list[Cue] = []
     index = 0
     first_block = True
@@ -157,6 +175,12 @@ def parse_subtitles(text: str, path: str | Path = "<text>") -> list[Cue]:
             continue
         timing_offset = next((k for k, line in enumerate(block) if "-->" in line), None)
         if timing_offset is None:
+            # an SRT index line may come first; a timing-like line among the first two is no text
+            broken = next((k for k, line in enumerate(block[:2]) if _TIMING_LIKE.match(line)), None)
+            if broken is not None:
+                malformed(block_start + broken + 1, f"malformed timing line {block[broken].strip()[:80]!r} "
+                                                    "(expected 'hh:mm:ss.ttt --> hh:mm:ss.ttt')")
+                continue
             if not cues:
                 raise DatasetError(f"{path}: line {block_start + 1}: text before the first cue "
                                    f"(expected a timing line 'start --> end'): {head[:60]!r}")
@@ -166,18 +190,21 @@ def parse_subtitles(text: str, path: str | Path = "<text>") -> list[Cue]:
         line_number = block_start + timing_offset + 1
         match = _TIMING_LINE.match(block[timing_offset])
         if match is None:
-            raise DatasetError(f"{path}: line {line_number}: malformed timing line "
-                               f"{block[timing_offset].strip()[:80]!r} (expected 'hh:mm:ss.ttt --> hh:mm:ss.ttt')")
+            malformed(line_number, f"malformed timing line {block[timing_offset].strip()[:80]!r} "
+                                   "(expected 'hh:mm:ss.ttt --> hh:mm:ss.ttt')")
+            continue
         start, end = _seconds(match.groups()[:4]), _seconds(match.groups()[4:])
         if end < start:
-            raise DatasetError(f"{path}: line {line_number}: cue ends ({end:.3f}s) before it starts ({start:.3f}s)")
+            malformed(line_number, f"cue ends ({end:.3f}s) before it starts ({start:.3f}s)")
+            continue
         cues.append(Cue(start, end, tuple(block[timing_offset + 1:]), line_number))
     order = sorted(range(len(cues)), key=lambda k: (cues[k].start, cues[k].end, k))
     return [cues[k] for k in order]
 
 
-def read_subtitles(path: str | Path) -> list[Cue]:
-    """Cues of a WebVTT or SRT file in time order; an empty or header-only file gives ``[]``."""
+def read_subtitles(path: str | Path, skipped: list[dict] | None = None) -> list[Cue]:
+    """Cues of a WebVTT or SRT file in time order; an empty or header-only file gives ``[]``.
+    With ``skipped`` (skip policy), malformed cues are left out and recorded there."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -185,7 +212,7 @@ def read_subtitles(path: str | Path) -> list[Cue]:
         raise DatasetError(f"{path}: subtitle file not found") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read subtitle file ({exc.strerror})") from None
-    return parse_subtitles(decode_subtitle_bytes(raw, path), path)
+    return parse_subtitles(decode_subtitle_bytes(raw, path), path, skipped)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,6 +438,6 @@ def next_person_sentences(sentences: Sequence[Sentence]) -> list[int | None]:
     return partners
 
 
-def read_sentences(path: str | Path) -> list[Sentence]:
-    """:func:`read_subtitles` then :func:`sentences_from_cues`."""
-    return sentences_from_cues(read_subtitles(path))
+def read_sentences(path: str | Path, skipped: list[dict] | None = None) -> list[Sentence]:
+    """:func:`read_subtitles` then :func:`sentences_from_cues` (``skipped``: the skip policy)."""
+    return sentences_from_cues(read_subtitles(path, skipped))

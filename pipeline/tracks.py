@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pipeline.dataset import DatasetError
+from pipeline.dataset import DatasetError, check_name
 from pipeline.errors import PipelineError
 
 # Track labels that name no character: such tracks keep their label but get ``character=None``
@@ -104,6 +104,7 @@ def load_track_names(path: str | Path) -> dict[str, list[str | None]]:
         raise DatasetError(f"{path}: expected an object mapping clip names to lists of track names")
     names: dict[str, list[str | None]] = {}
     for clip, labels in payload.items():
+        check_name(clip, "clip name", path)
         if not isinstance(labels, list) or not all(label is None or isinstance(label, str) for label in labels):
             raise DatasetError(f"{path}: clip {clip!r}: expected a list of track names (strings or null)")
         names[clip] = list(labels)

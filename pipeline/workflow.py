@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.dataset import SPLITS, DatasetLayout, movie_splits, restrict_movies
+from pipeline.dataset import SPLITS, DatasetError, DatasetLayout, movie_splits, restrict_movies
 from pipeline.paths import WorkPaths
 
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
@@ -30,13 +30,31 @@ def planned_movies(splits: dict[str, list[str]]) -> list[str]:
 
 
 def visual_dataset_inputs(config: dict[str, Any], movie: str) -> list[str]:
-    """Track names and clip videos of a real dataset's movie (an edit reruns the movie); none for the
-    demo, whose files appear together with the dataset itself."""
+    """Every file the visual stage reads for a real dataset's movie: its track names, clip videos and
+    the face tracks of the clips the track names list (an edit reruns the movie); none for the demo,
+    whose files appear together with the dataset itself.
+
+    A file the track names list but the dataset lacks is still an input: Snakemake then stops and
+    names it (``on_error.visual: fail``); under ``skip`` only the files present are inputs, and the
+    stage reports the clips it left out. An unreadable track-name file is an input alone: the stage
+    reports what is wrong with it.
+    """
     if config["dataset"]["format"] == "demo":
         return []
+    from pipeline.tracks import load_track_names
+
     layout = DatasetLayout.from_config(config)
-    videos = layout.clip_files("videos", movie) or {}
-    return [str(layout.ftrack_ids_file(movie))] + [str(path) for path in videos.values()]
+    names_file = layout.ftrack_ids_file(movie)
+    files = [names_file] + list((layout.clip_files("videos", movie) or {}).values())
+    if names_file.is_file():
+        try:
+            clips = load_track_names(names_file)
+        except DatasetError:
+            return [str(names_file)]
+        files += [path for clip in clips for path in (layout.video(movie, clip), layout.ftracks_file(movie, clip))]
+    if config["on_error"]["visual"] == "skip":
+        files = [path for path in files if path.is_file()]
+    return [str(path) for path in dict.fromkeys(files)]
 
 
 def dialog_dataset_inputs(config: dict[str, Any], movie: str) -> list[str]:

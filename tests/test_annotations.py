@@ -80,6 +80,7 @@ def dataset(tmp_path_factory) -> Path:
         C5: ["JACK", "no_face"],
     }))
     (root / "ftrack_ids" / "tt0000002.json").write_text(json.dumps({"scene-001.ss-0001.es-0001": ["Ann", "Ben"]}))
+    (root / "ftrack_ids" / "tt0000009.json").write_text(json.dumps({}))   # listed, tracked, not annotated
     return root
 
 
@@ -183,6 +184,7 @@ def test_missing_track_names_file_is_an_error_before_any_output(tmp_path, datase
         (broken / item).symlink_to(dataset / item)
     (broken / "ftrack_ids").mkdir()
     (broken / "ftrack_ids" / "tt0000001.json").symlink_to(dataset / "ftrack_ids" / "tt0000001.json")
+    (broken / "ftrack_ids" / "tt0000009.json").symlink_to(dataset / "ftrack_ids" / "tt0000009.json")
     assert main(["--config", str(_config(tmp_path, broken))]) == 2
     assert "tt0000002.json: track names file not found" in caplog.text
     assert not (tmp_path / "work").exists()

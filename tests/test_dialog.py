@@ -159,7 +159,9 @@ def test_entry_point_writes_the_dialog_contract(tmp_path):
         empty = clips[EMPTY_CLIP]
         assert empty["text"].shape == (0,) and empty["times"].shape == (0, 2)
         assert empty["turn"].shape == (0,) and empty["vectors"].shape == (0, 384)
-    assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, out_second.name])
+    # each movie's file and its report, nothing else (no temp files)
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        name for path in (out, out_second) for name in (path.name, path.name + ".report.json"))
 
 
 def test_entry_point_needs_one_output_per_movie(tmp_path, caplog):

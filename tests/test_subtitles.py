@@ -125,17 +125,30 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("timing, message", [
-    ("00:00:01.000 -> 00:00:02.000", None),
+    ("00:00:01.000 -> 00:00:02.000", "line 3: malformed timing line"),   # looks like one: not text
     ("00:00:01.000 --> soon", "line 3: malformed timing line"),
     ("00:00:05.000 --> 00:00:02.000", "line 3: cue ends"),
+    ("Hello first", "line 3: text before the first cue"),
 ])
 def test_bad_timing_lines(tmp_path, timing, message):
     path = tmp_path / "bad.webvtt"
     path.write_text(f"WEBVTT\n\n{timing}\nHello.\n", encoding="utf-8")
-    if message is None:  # no "-->" at all: text before the first cue
-        message = "line 3: text before the first cue"
     with pytest.raises(DatasetError, match=rf"bad\.webvtt: {message}"):
         read_subtitles(path)
+
+
+def test_a_broken_timing_line_after_a_cue_is_not_merged_into_it(tmp_path):
+    """Issue 12 item 6: "00:00:05.810 -> 00:00:07.900 I've loved you" used to become text of the
+    previous cue. Now: an error naming file and line, or (skip policy) that cue left out and recorded."""
+    path = tmp_path / "clip.webvtt"
+    path.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nHello there.\n\n"
+                    "00:00:05.810 -> 00:00:07.900\nI've loved you all along.\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"clip\.webvtt: line 6: malformed timing line '00:00:05.810 -> "):
+        read_subtitles(path)
+    skipped: list[dict] = []
+    cues = read_subtitles(path, skipped)
+    assert [cue.lines for cue in cues] == [("Hello there.",)]
+    assert skipped == [{"line": 6, "reason": skipped[0]["reason"]}] and "malformed" in skipped[0]["reason"]
 
 
 def test_overlapping_and_unordered_cues_are_kept_in_time_order(tmp_path):

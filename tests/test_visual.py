@@ -85,7 +85,7 @@ def test_tiny_movie_through_both_backbones(tmp_path, backbone, channels):
     config = visual_config(root, tmp_path / "work", backbone=backbone)
     out = tmp_path / "work" / "features" / "visual" / f"{MOVIE}.h5"
     counts = extract_movie(VisualSettings.from_config(config), MOVIE, out)
-    assert counts["windows"] == 5 and counts["tracks"] == 2 and counts["detections_outside_video"] == 1
+    assert counts["windows"] == 5 and counts["tracks"] == 2 and counts["detections_after_last_frame"] == 1
     with h5py.File(out, "r") as handle:
         assert handle.attrs["complete"] and handle.attrs["random_weights"]
         assert handle.attrs["backbone"] == backbone and handle.attrs["window"] == 16
@@ -104,7 +104,7 @@ def test_tiny_movie_through_both_backbones(tmp_path, backbone, channels):
         assert list(a["tracks/1/windows"][:]) == [2]
         assert a["tracks/1"].attrs["character"] == "" and a["tracks/1"].attrs["name"] == ""
         assert len(b["tracks"]) == 0 and "maps" not in a
-    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]   # parts and temps are gone
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name, out.name + ".report.json"]   # parts and temps are gone
 
 
 @pytest.mark.parametrize("op", ["roi_align", "roi_pool"])
@@ -184,4 +184,31 @@ def test_interrupted_run_resumes_from_finished_clips(tmp_path, monkeypatch):
     assert not (out.parent / "m.parts").exists()
     with h5py.File(fresh, "r") as expected, h5py.File(out, "r") as got:
         for name in ("a/global", "a/tracks/0/roi", "b/global", "b/window_times"):
+            np.testing.assert_array_equal(got["clips"][name][:], expected["clips"][name][:])
+
+
+def test_resume_recomputes_a_finished_clip_whose_input_changed(tmp_path, monkeypatch):
+    """Issue 12 item 3: a part is reused only while the video, face tracks and names it came from hold."""
+    root = _dataset(tmp_path)
+    config = visual_config(root, tmp_path / "work")
+    out = tmp_path / "resumed" / "m.h5"
+    real_add_window = visual.ClipExtraction.add_window
+
+    def killed_in_clip_b(writer, *args, **kwargs):
+        if writer.plan.clip == "b":
+            raise KeyboardInterrupt
+        return real_add_window(writer, *args, **kwargs)
+
+    monkeypatch.setattr(visual.ClipExtraction, "add_window", killed_in_clip_b)
+    with pytest.raises(KeyboardInterrupt):
+        extract_movie(VisualSettings.from_config(config), MOVIE, out)
+    monkeypatch.setattr(visual.ClipExtraction, "add_window", real_add_window)
+    # Between the kill and the resume, clip a's video changes (same length, other pixels).
+    write_video(root / "videos" / MOVIE / "a.mp4", n_frames=48, size=(64, 48), seed=5)
+    counts = extract_movie(VisualSettings.from_config(config), MOVIE, out)
+    assert counts["clips_resumed"] == 0 and counts["clips_changed"] == 1 and counts["windows"] == 5
+    fresh = tmp_path / "fresh.h5"
+    extract_movie(VisualSettings.from_config(config), MOVIE, fresh)
+    with h5py.File(fresh, "r") as expected, h5py.File(out, "r") as got:
+        for name in ("a/global", "a/tracks/0/roi", "b/global"):
             np.testing.assert_array_equal(got["clips"][name][:], expected["clips"][name][:])

@@ -70,8 +70,13 @@ def _as_list(value: Any) -> list:
     return list(value)
 
 
-def read_annotation_rows(path: str | Path, num_interactions: int, num_relationships: int) -> list[AnnotationRow]:
-    """Read and check one movie's table: ids within the label maps, spans ordered, two characters."""
+def read_annotation_rows(path: str | Path, num_interactions: int, num_relationships: int,
+                         skipped: list[dict] | None = None) -> list[AnnotationRow]:
+    """Read and check one movie's table: ids within the label maps, spans ordered, two characters.
+
+    A malformed row raises :class:`AnnotationFileError`; with a ``skipped`` list (the skip policy)
+    it is left out and recorded there as ``{"row", "reason"}``.
+    """
     import pandas as pd
 
     path = Path(path)
@@ -87,22 +92,34 @@ def read_annotation_rows(path: str | Path, num_interactions: int, num_relationsh
     rows = []
     for number, record in enumerate(frame.itertuples(index=False)):
         where = f"{path}: row {number}"
-        relationship = record.relationship
-        relationship = NO_RELATIONSHIP if relationship is None or pd.isna(relationship) else int(relationship)
-        row = AnnotationRow(
-            clip=str(record.clip), start=float(record.start), end=float(record.end),
-            subject=str(record.subject), object=str(record.object), interaction=int(record.interaction),
-            relationship=relationship, overlapping=[int(x) for x in _as_list(record.overlapping)],
-            characters=[str(x) for x in _as_list(record.characters)])
-        if not row.end >= row.start:
-            raise AnnotationFileError(f"{where}: end {row.end} is before start {row.start}")
-        if not 0 <= row.interaction < num_interactions:
-            raise AnnotationFileError(f"{where}: interaction {row.interaction} outside 0..{num_interactions - 1}")
-        if row.relationship != NO_RELATIONSHIP and not 0 <= row.relationship < num_relationships:
-            raise AnnotationFileError(f"{where}: relationship {row.relationship} outside 0..{num_relationships - 1}")
-        if any(not 0 <= x < num_interactions for x in row.overlapping):
-            raise AnnotationFileError(f"{where}: overlapping ids {row.overlapping} outside the interaction classes")
-        if row.subject == row.object:
-            raise AnnotationFileError(f"{where}: subject and object are the same character {row.subject!r}")
-        rows.append(row)
+        try:
+            rows.append(_checked_row(record, where, num_interactions, num_relationships))
+        except AnnotationFileError as exc:
+            if skipped is None:
+                raise
+            skipped.append({"row": str(number), "reason": str(exc)})
     return rows
+
+
+def _checked_row(record: Any, where: str, num_interactions: int, num_relationships: int) -> AnnotationRow:
+    """One record of the table as an :class:`AnnotationRow`, checked."""
+    import pandas as pd
+
+    relationship = record.relationship
+    relationship = NO_RELATIONSHIP if relationship is None or pd.isna(relationship) else int(relationship)
+    row = AnnotationRow(
+        clip=str(record.clip), start=float(record.start), end=float(record.end),
+        subject=str(record.subject), object=str(record.object), interaction=int(record.interaction),
+        relationship=relationship, overlapping=[int(x) for x in _as_list(record.overlapping)],
+        characters=[str(x) for x in _as_list(record.characters)])
+    if not row.end >= row.start:
+        raise AnnotationFileError(f"{where}: end {row.end} is before start {row.start}")
+    if not 0 <= row.interaction < num_interactions:
+        raise AnnotationFileError(f"{where}: interaction {row.interaction} outside 0..{num_interactions - 1}")
+    if row.relationship != NO_RELATIONSHIP and not 0 <= row.relationship < num_relationships:
+        raise AnnotationFileError(f"{where}: relationship {row.relationship} outside 0..{num_relationships - 1}")
+    if any(not 0 <= x < num_interactions for x in row.overlapping):
+        raise AnnotationFileError(f"{where}: overlapping ids {row.overlapping} outside the interaction classes")
+    if row.subject == row.object:
+        raise AnnotationFileError(f"{where}: subject and object are the same character {row.subject!r}")
+    return row

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from pipeline.formats.features import FeatureFileError, FeatureReader, decode_text
-from pipeline.h5io import AtomicH5, atomic_h5, remove_stale_temps
+from pipeline.h5io import AtomicH5, atomic_h5
 
 _GZIP = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
@@ -71,12 +71,12 @@ class ClipPartWriter:
     """
 
     def __init__(self, path: str | Path, clip: str, attrs: dict[str, Any], window_times: np.ndarray,
-                 channels: int):
+                 channels: int, inputs: str = ""):
         self.path, self.clip, self.channels = Path(path), clip, channels
         window_times = np.asarray(window_times, dtype=np.float32).reshape(-1, 2)
         self.n_windows = window_times.shape[0]
-        remove_stale_temps(self.path)
-        self._file = AtomicH5(self.path, clip=clip)
+        # ``inputs``: the stamp of the files the clip was made from (its reuse key on resume)
+        self._file = AtomicH5(self.path, clip=clip, inputs=inputs)
         self.group = self._file.handle.create_group("clip")
         self.group.attrs.update(attrs)
         self.group.create_dataset("window_times", data=window_times)
@@ -107,10 +107,17 @@ class ClipPartWriter:
         self._file.discard()
 
 
-def is_complete_part(path: str | Path) -> bool:
-    from pipeline.h5io import is_complete_h5
+def part_inputs(path: str | Path) -> str | None:
+    """The input stamp of a finished part file; None when there is none or it is incomplete."""
+    import h5py
 
-    return is_complete_h5(path)
+    try:
+        with h5py.File(path, "r") as handle:
+            if not bool(handle.attrs.get("complete", False)):
+                return None
+            return decode_text(handle.attrs.get("inputs", ""))
+    except (OSError, FileNotFoundError):
+        return None
 
 
 def merge_clip_parts(out: str | Path, parts: Sequence[tuple[str, Path]], attrs: dict[str, Any]) -> None:

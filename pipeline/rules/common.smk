@@ -12,6 +12,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir)))
 from pipeline.config import schema_enum, validate_config
 from pipeline.dataset import SPLITS, DatasetLayout
+from pipeline.formats.stage_report import report_path
 from pipeline.paths import WorkPaths
 from pipeline.stages import stage_settings as _stage_settings
 from pipeline.stages import stage_code, stage_versions
@@ -44,6 +45,11 @@ def stage_settings(stage):
         return _stage_settings(config, stage, **dict(wildcards.items()))
 
     return settings
+
+
+def stage_report(output):
+    """The stage report beside an output file (``<output>.report.json``), as a path string."""
+    return str(report_path(output))
 
 
 def dataset_ready():
@@ -89,28 +95,40 @@ def all_table_evaluations():
     return [str(PATHS.evaluation(name, split)) for name, split in sorted(needed)]
 
 
-def workflow_benchmarks():
-    """The benchmark files of every job that the tables need (results/benchmarks.csv gathers them)."""
-    experiments = sorted(
+def table_experiments():
+    """The experiments the tables and figure 5 need."""
+    return sorted(
         {name for number in TABLES for name, _ in required_evaluations(number)}
         | {name for name, _ in required_evaluations("figure5")}
     )
-    shards = {
-        (config["experiments"][name]["pooling"], split)
-        for name in experiments
-        for split in ("train", "val")
+
+
+def needed_shards():
+    """(pooling, split) of every sample shard the tables need (training, validation, evaluation)."""
+    pooling = {
+        name: config["experiments"][name]["pooling"] for name in table_experiments()
     }
+    shards = {(pooling[name], split) for name in pooling for split in ("train", "val")}
     shards |= {
-        (config["experiments"][name]["pooling"], split)
+        (pooling[name], split)
         for number in TABLES
         for name, split in required_evaluations(number)
     }
+    return sorted(shards)
+
+
+def shard_reports():
+    """The reports of the needed sample shards (what was left out, with upstream reasons)."""
+    return [stage_report(PATHS.samples(pool, split)) for pool, split in needed_shards()]
+
+
+def workflow_benchmarks():
+    """The benchmark files of every job that the tables need (results/benchmarks.csv gathers them)."""
     files = ["benchmarks/demo/demo_dataset.tsv"] if IS_DEMO else []
-    files += [f"benchmarks/visual/{movie}.tsv" for movie in MOVIES] + [
-        "benchmarks/dialog/dialog_features.tsv"
-    ]
+    files += [f"benchmarks/visual/{movie}.tsv" for movie in MOVIES]
+    files += ["benchmarks/dialog/dialog_features.tsv"]
     files += [
-        f"benchmarks/samples/{pooling}.{split}.tsv" for pooling, split in sorted(shards)
+        f"benchmarks/samples/{pool}.{split}.tsv" for pool, split in needed_shards()
     ]
-    files += [f"benchmarks/train/{name}.tsv" for name in experiments]
+    files += [f"benchmarks/train/{name}.tsv" for name in table_experiments()]
     return files

@@ -15,7 +15,8 @@ rule dialog_features:
             path for movie in MOVIES for path in dialog_dataset_inputs(config, movie)
         ],
     output:
-        [str(PATHS.dialog_features(movie)) for movie in MOVIES],
+        features=[str(PATHS.dialog_features(movie)) for movie in MOVIES],
+        reports=[stage_report(PATHS.dialog_features(movie)) for movie in MOVIES],
     log:
         "logs/dialog/dialog_features.log",
     benchmark:
@@ -34,4 +35,4 @@ rule dialog_features:
         movies=MOVIES,
     shell:
         "python -m extractors.dialog --settings {params.settings:q} --movie {params.movies}"
-        " --out {output} --threads {threads} > {log} 2>&1"
+        " --out {output.features} --threads {threads} > {log} 2>&1"

@@ -1,8 +1,9 @@
 # Sample shards: one sample per person-to-person interaction instance, features pooled over its
 # span (python -m pipeline.samples; the module docstring is the shard contract). One job per
 # pooling and split, reading the split's annotation rows and both feature files of its movies.
-# The params are a function so that the movie and clip path templates of the dataset section are
-# not taken for wildcards; they hold what shapes a shard (sample settings, label files, seed).
+# The params hold what shapes a shard: the sample settings, label files, seed, and the split's movie
+# list (a movie added to or removed from split.json remakes the shard). The upstream stages'
+# reports are inputs too: the samples of the clips they left out (skip policy) are left out here.
 
 
 rule samples:
@@ -19,8 +20,14 @@ rule samples:
         dialog=lambda wildcards: [
             str(PATHS.dialog_features(m)) for m in SPLIT_MOVIES[wildcards.split]
         ],
+        reports=lambda wildcards: [
+            stage_report(features(m))
+            for m in SPLIT_MOVIES[wildcards.split]
+            for features in (PATHS.visual_features, PATHS.dialog_features)
+        ],
     output:
-        str(PATHS.work / "samples" / "{pooling}" / "{split}.h5"),
+        shard=str(PATHS.samples("{pooling}", "{split}")),
+        report=stage_report(PATHS.samples("{pooling}", "{split}")),
     log:
         "logs/samples/{pooling}.{split}.log",
     benchmark:
@@ -33,6 +40,7 @@ rule samples:
     params:
         settings=stage_settings("samples"),
         code=stage_code("samples"),
+        movies=lambda wildcards: SPLIT_MOVIES[wildcards.split],
     shell:
         "python -m pipeline.samples --settings {params.settings:q} --pooling {wildcards.pooling}"
-        " --split {wildcards.split} --out {output} > {log} 2>&1"
+        " --split {wildcards.split} --out {output.shard} > {log} 2>&1"

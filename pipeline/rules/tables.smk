@@ -61,6 +61,7 @@ rule report:
         figure=rules.figure5.output.png,
         summary=PATHS.annotations_summary(),
         evaluations=all_table_evaluations(),
+        shard_reports=shard_reports(),
     output:
         report(
             PATHS.results / "report.md",
@@ -79,7 +80,7 @@ rule report:
     shell:
         "python -m model.report --settings {params.settings:q} --eval-dir {params.eval_dir}"
         " --results-dir {params.results_dir}"
-        " --summary {input.summary} --out {output} > {log} 2>&1"
+        " --summary {input.summary} --shard-reports {input.shard_reports} --out {output} > {log} 2>&1"
 
 
 rule benchmark_summary:

@@ -29,7 +29,8 @@ rule visual_features:
         weights=visual_weights_input(config),
         dataset=lambda wildcards: visual_dataset_inputs(config, wildcards.movie),
     output:
-        PATHS.visual_features("{movie}"),
+        features=PATHS.visual_features("{movie}"),
+        report=stage_report(PATHS.visual_features("{movie}")),
     log:
         "logs/visual/{movie}.log",
     benchmark:
@@ -50,4 +51,4 @@ rule visual_features:
         versions=stage_versions("visual"),
     shell:
         "python -m extractors.visual --settings {params.settings:q} --movie {wildcards.movie}"
-        " --out {output} --threads {threads} > {log} 2>&1"
+        " --out {output.features} --threads {threads} > {log} 2>&1"
