@@ -63,9 +63,12 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("samples", "pipeline.samples", ("samples",), ("samples", "dataset", "seed", "work_dir"),
           "pipeline.samples:SampleSettings"),
     Stage("train", "model.train", ("train",), _MODEL, "model.config:RunConfig"),
-    Stage("evaluate", "model.evaluate", ("evaluate",), _MODEL, "model.config:RunConfig"),
+    Stage("evaluate", "model.evaluate", ("evaluate",), _MODEL + ("evaluation.protocol",),
+          "model.evaluate:EvaluationSettings"),
+    Stage("figure2", "pipeline.figure2", ("figure2",), ("dataset", "work_dir"), "pipeline.figure2:Figure2Settings"),
     Stage("tables", "model.tables", ("table", "figure5"), (), "model.tables:TableSettings"),
-    Stage("report", "model.report", ("report",), ("dataset.format",), "model.report:ReportSettings"),
+    Stage("report", "model.report", ("report",), ("dataset.format", "evaluation.bootstrap"),
+          "model.report:ReportSettings"),
     Stage("predict", "model.predict", (), ("train.device",), "model.predict:PredictSettings"),
 )}
 

@@ -76,3 +76,10 @@ def model_dir(wildcards):
 
 def table_evaluations(wildcards):
     return [str(PATHS.evaluation(name, split)) for name, split in required_evaluations(wildcards.number)]
+
+
+def report_evaluations():
+    """Every evaluation file the report pairs outcomes from (those of the tables and of figure 5)."""
+    needed = [pair for number in sorted(TABLES) for pair in required_evaluations(number)]
+    needed += required_evaluations("figure5")
+    return sorted({str(PATHS.evaluation(name, split)) for name, split in needed})

@@ -1,4 +1,5 @@
-# Result tables 1-7, figure 5 and the report, gathered from the evaluation files.
+# Result tables 1-7, figure 5 and the report, gathered from the evaluation files; figure 2 from the
+# training annotations.
 
 
 rule table:
@@ -40,10 +41,31 @@ rule figure5:
         " --out {output.png} > {log} 2>&1"
 
 
+rule figure2:
+    input:
+        ready=dataset_ready(),
+        labels=[] if IS_DEMO else [str(path) for path in LAYOUT.label_files()],
+        split=str(PATHS.annotations_split()),
+        annotations=[str(PATHS.annotations(movie)) for movie in SPLIT_MOVIES["train"]],
+    output:
+        png=PATHS.results / "figure2.png",
+        csv=PATHS.results / "figure2.csv",
+    params:
+        settings=stage_settings("figure2"),
+    log:
+        "logs/tables/figure2.log",
+    conda:
+        "../../envs/model.yaml"
+    shell:
+        "python -m pipeline.figure2 --settings {params.settings:q} --out {output.png} > {log} 2>&1"
+
+
 rule report:
     input:
         tables=[PATHS.results / f"table{number}.csv" for number in sorted(TABLES)],
         figure=rules.figure5.output.png,
+        figure2=rules.figure2.output.csv,
+        evaluations=report_evaluations(),
         summary=PATHS.annotations_summary(),
     output:
         PATHS.results / "report.md",
