@@ -153,10 +153,13 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> "RunConfig":
+        """The run stored in a checkpoint. A train key the checkpoint predates gets the schema's default,
+        which is how such a model was trained (``weak_pair_candidates``, ``repeats``)."""
         experiment = dict(payload["experiment"])
         experiment["modalities"] = tuple(experiment["modalities"])
-        return cls(train=TrainSettings(**payload["train"]), experiment=Experiment(**experiment),
-                   seed=int(payload["seed"]))
+        train = {key: value for key, value in schema_defaults("train").items()
+                 if key in ("weak_pair_candidates", "repeats")} | payload["train"]
+        return cls(train=TrainSettings(**train), experiment=Experiment(**experiment), seed=int(payload["seed"]))
 
     def identity(self) -> dict[str, Any]:
         """What must match for ``last.pt`` to be resumed: everything but the epoch count / eval cadence,

@@ -106,3 +106,13 @@ def test_repeat_seeds_and_what_a_resumed_model_must_match():
     assert run("full", weak_pair_candidates="all").identity() == run("full").identity()
     assert run("weak", weak_pair_candidates="all").identity() != run("weak").identity()
     assert run("full").for_repeat(1).identity() != run("full").identity()   # its own seed
+
+
+def test_a_checkpoint_from_before_the_repeat_and_pair_choice_keys_still_loads():
+    from model.config import RunConfig
+
+    run = RunConfig.defaults("x", task="int_char", supervision="weak")
+    payload = run.to_dict()
+    for key in ("weak_pair_candidates", "repeats"):
+        del payload["train"][key]
+    assert RunConfig.from_dict(payload) == run
