@@ -2,7 +2,7 @@
 # "Learning Interactions and Relationships between Movie Characters" (CVPR 2020).
 #
 #   snakemake --cores 8 results/table7.csv       # the test-set table (and only what it needs)
-#   snakemake --cores 8 all                      # every table, figure 5 and the report
+#   snakemake --cores 8 all                      # every table, figures 2 and 5, the report
 #   snakemake --profile profiles/slurm all       # on a SLURM cluster
 #
 # Every rule is a thin call of a Python entry point (python -m ...); see docs/architecture.md.
@@ -46,5 +46,6 @@ rule all:
     input:
         [PATHS.results / f"table{number}.csv" for number in sorted(TABLES)],
         rules.figure5.output,
+        rules.figure2.output,
         rules.report.output,
         rules.benchmark_summary.output,

@@ -8,8 +8,10 @@ every 2 epochs. :meth:`RunConfig.defaults` builds a run from those defaults (tes
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from pipeline.config import ConfigError, schema_defaults, schema_enum
 
@@ -38,6 +40,8 @@ class TrainSettings:
     eval_every: int
     context_pooling: str
     batching: str
+    weak_pair_candidates: str   # "pairs" (two-character candidates) or "all" (LIReC: singles too)
+    repeats: int                # models per experiment, seeds from repeat_seed (not part of a model)
     device: str
 
 
@@ -139,7 +143,7 @@ class RunConfig:
         if e.negatives == "sum_max" and not e.predicts_characters:
             raise ExperimentError(f"experiment {e.name!r}: hard negatives (sum_max) are defined over the "
                                   "pair x class matrix (Eq. 8/10); use task int_char or int_rel_char")
-        for key in ("batching", "context_pooling"):
+        for key in ("batching", "context_pooling", "weak_pair_candidates"):
             allowed = schema_enum(f"train.{key}")
             if getattr(self.train, key) not in allowed:
                 raise ExperimentError(f"train.{key} must be one of {allowed}, not {getattr(self.train, key)!r}")
@@ -149,14 +153,34 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> "RunConfig":
+        """The run stored in a checkpoint. A train key the checkpoint predates gets the schema's default,
+        which is how such a model was trained (``weak_pair_candidates``, ``repeats``)."""
         experiment = dict(payload["experiment"])
         experiment["modalities"] = tuple(experiment["modalities"])
-        return cls(train=TrainSettings(**payload["train"]), experiment=Experiment(**experiment),
-                   seed=int(payload["seed"]))
+        train = {key: value for key, value in schema_defaults("train").items()
+                 if key in ("weak_pair_candidates", "repeats")} | payload["train"]
+        return cls(train=TrainSettings(**train), experiment=Experiment(**experiment), seed=int(payload["seed"]))
 
     def identity(self) -> dict[str, Any]:
-        """What must match for ``last.pt`` to be resumed (everything but the epoch count / eval cadence)."""
+        """What must match for ``last.pt`` to be resumed: everything but the epoch count / eval cadence,
+        the number of repeats (a repeat is one model, its seed is in the identity) and, for a model
+        without weak supervision, the weak pair choice it never uses."""
         payload = self.to_dict()
-        for key in ("epochs", "eval_every", "device"):
+        for key in ("epochs", "eval_every", "device", "repeats"):
             payload["train"].pop(key)
+        if self.experiment.supervision != "weak":
+            payload["train"].pop("weak_pair_candidates")
         return payload
+
+    def for_repeat(self, repeat: int) -> "RunConfig":
+        """The run of repeat ``repeat`` (0 .. train.repeats - 1): the same settings, its own seed."""
+        return replace(self, seed=repeat_seed(self.seed, repeat))
+
+
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The seed of repeat ``repeat`` of a run with master seed ``seed``: the seed itself for repeat 0
+    (one repeat trains exactly the model of the master seed), else drawn from numpy's SeedSequence
+    of (seed, repeat), so the repeats' seeds neither collide nor depend on the number of repeats."""
+    if repeat == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, repeat]).generate_state(1)[0])

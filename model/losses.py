@@ -94,10 +94,11 @@ def choose_pair(interaction_logits: torch.Tensor, pair_mask: torch.Tensor, *,
     valid candidates, averaged with the relationship softmax when r* is known.
 
     ``pair_mask`` holds the candidates p-hat is chosen from: the trainer passes the two-character
-    pairs only. A weak label still says that two characters interact, and Eq. 10 removes the whole
-    a* column from the negatives, so nothing would stop a single-character slot (one role fed
-    zeros) from winning the argmax once and then being reinforced for good; the singles stay
-    candidates (and negatives for other classes) everywhere else.
+    pairs only (``train.weak_pair_candidates: pairs``). A weak label still says that two characters
+    interact, and Eq. 10 removes the whole a* column from the negatives, so nothing would stop a
+    single-character slot (one role fed zeros) from winning the argmax once and then being
+    reinforced for good; the singles stay candidates (and negatives for other classes) everywhere
+    else. ``weak_pair_candidates: all`` passes every valid candidate, as the authors' code does.
     """
     with torch.no_grad():
         use_rel = None
@@ -178,8 +179,9 @@ def compute_loss(run: RunConfig, logits: PairLogits, batch: Batch, epoch: int,
         rel_at_target = None
         if logits.relationship is not None:
             rel_at_target = logits.relationship[rows, :, batch.relationship.clamp(min=0)]
-        if e.supervision == "weak":  # Eq. 9 / 12, over pairs p of two characters (see choose_pair)
-            positive_pair = choose_pair(int_at_target, batch.two_character_mask, relationship_logits=rel_at_target,
+        if e.supervision == "weak":  # Eq. 9 / 12, over two-character pairs (see choose_pair) or all candidates
+            candidates = batch.two_character_mask if t.weak_pair_candidates == "pairs" else batch.pair_mask
+            positive_pair = choose_pair(int_at_target, candidates, relationship_logits=rel_at_target,
                                         relationship_known=batch.relationship >= 0, sampling=e.sampling,
                                         generator=generator)
         else:

@@ -4,7 +4,10 @@ Each table row names the experiment (a trained model in ``workflow_config.yaml``
 fills each column; the numbers come from ``work/eval/<experiment>/<split>.json`` written by
 ``model.evaluate``. "Random" rows come from the random baselines that the evaluation computes from
 the data (the expected accuracy of a uniform guess). The paper's own numbers sit beside ours in the
-report only, labelled as the paper's.
+report only, labelled as the paper's. A cell shows the accuracy with the half-width of its binomial
+95% interval over the evaluated samples; for an experiment trained with ``train.repeats`` it is the
+mean over seeds, with the number of seeds and their standard deviation beside it. Comparisons of two
+rows (paired, per sample) are the report's (:mod:`model.report`).
 
     python -m model.tables --table 7 --eval-dir work/eval --out results/table7.csv
     python -m model.tables --figure5 --eval-dir work/eval --out results/figure5.png
@@ -172,7 +175,9 @@ def load_evaluation(eval_dir: Path, experiment: str, split: str) -> dict:
 
 
 def build_table(number: int, eval_dir: Path) -> list[dict]:
-    """Rows of one table: label, then per column the value (percent), the 95% CI and n."""
+    """Rows of one table: label, then per column the value (percent), the 95% CI and n; for an
+    experiment trained with repeats, the value is the mean over seeds, with their number and spread
+    (``<column>_seeds``, ``<column>_seed_sd``: standard deviation over seeds)."""
     spec = TABLES[number]
     rows = []
     for row in spec.rows:
@@ -190,6 +195,9 @@ def build_table(number: int, eval_dir: Path) -> list[dict]:
                 else:
                     value = float(entry["accuracy"])
                     ci = 100.0 * binomial_ci95(value / 100.0, n)
+                    if "seeds" in entry:
+                        record[f"{column}_seeds"] = int(entry["seeds"])
+                        record[f"{column}_seed_sd"] = round(float(entry["seed_sd"]), 2)
             record[column] = None if value is None else round(value, 2)
             record[f"{column}_ci95"] = None if ci is None else round(ci, 2)
             record[f"{column}_n"] = n
@@ -201,11 +209,18 @@ def _fmt(value) -> str:
     return "-" if value is None else (f"{value:.2f}" if isinstance(value, float) else str(value))
 
 
+def _with_repeats(rows: list[dict]) -> bool:
+    return any(key.endswith("_seeds") for record in rows for key in record)
+
+
 def table_csv(number: int, rows: list[dict]) -> str:
+    """The table as CSV; the seed columns (``_seeds``, ``_seed_sd``) only when models have repeats."""
     spec = TABLES[number]
     header = ["row", "experiment"]
     for column in spec.columns:
         header += [column, f"{column}_ci95", f"{column}_n"]
+        if _with_repeats(rows):
+            header += [f"{column}_seeds", f"{column}_seed_sd"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -220,7 +235,9 @@ def table_markdown(number: int, rows: list[dict], with_paper: bool = False) -> s
     header = ["Method"] + [f"{t} (ours)" for t in titles]
     if with_paper:
         header += [f"{t} (paper)" for t in titles]
-    lines = [f"**Table {number}.** {spec.title} ({spec.split} split; accuracy in %, ± 95% interval, n samples).", "",
+    seeds = "; with repeats: mean over seeds, their number and standard deviation" if _with_repeats(rows) else ""
+    lines = [f"**Table {number}.** {spec.title} ({spec.split} split; accuracy in %, ± 95% interval, n samples{seeds}).",
+             "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row_spec, record in zip(spec.rows, rows):
         cells = [row_spec.label]
@@ -229,7 +246,9 @@ def table_markdown(number: int, rows: list[dict], with_paper: bool = False) -> s
             if value is None:
                 cells.append("-")
             elif record.get(f"{column}_ci95") is not None:
-                cells.append(f"{value:.1f} ± {record[f'{column}_ci95']:.1f} (n={record[f'{column}_n']})")
+                spread = (f"; {record[f'{column}_seeds']} seeds, sd {record[f'{column}_seed_sd']:.1f}"
+                          if f"{column}_seeds" in record else "")
+                cells.append(f"{value:.1f} ± {record[f'{column}_ci95']:.1f} (n={record[f'{column}_n']}{spread})")
             else:
                 cells.append(f"{value:.2f}")
         if with_paper:
@@ -255,10 +274,13 @@ def figure5_points(eval_dir: Path) -> list[dict]:
     points = []
     for clips, entry in sorted(by_clips.items(), key=lambda item: int(item[0])):
         value, n = float(entry["accuracy"]), int(entry["n"])
-        points.append({"clips": int(clips), "rel_acc": round(value, 2),
-                       "ci95": round(100 * binomial_ci95(value / 100.0, n), 2), "n": n,
-                       "random": round(float(entry.get("random", float("nan"))), 2),
-                       "paper": FIGURE5_PAPER.get(int(clips))})
+        point = {"clips": int(clips), "rel_acc": round(value, 2),
+                 "ci95": round(100 * binomial_ci95(value / 100.0, n), 2), "n": n,
+                 "random": round(float(entry.get("random", float("nan"))), 2),
+                 "paper": FIGURE5_PAPER.get(int(clips))}
+        if "seeds" in entry:
+            point.update(seeds=int(entry["seeds"]), seed_sd=round(float(entry["seed_sd"]), 2))
+        points.append(point)
     return points
 
 
@@ -270,7 +292,8 @@ def write_figure5(eval_dir: Path, out_png: Path) -> list[dict]:
 
     points = figure5_points(eval_dir)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["clips", "rel_acc", "ci95", "n", "random", "paper"], lineterminator="\n")
+    fields = ["clips", "rel_acc", "ci95", "n", "random", "paper"] + (["seeds", "seed_sd"] if "seeds" in points[0] else [])
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(points)
     write_text_atomic(Path(out_png).with_suffix(".csv"), buffer.getvalue())

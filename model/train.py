@@ -5,7 +5,9 @@
 
 Writes (atomically) ``best.pt`` (model, run config, selected epoch, validation metric),
 ``last.pt`` (everything needed to resume: model, optimizer, RNG states, log) after every epoch, and
-``train_log.csv``. A rerun resumes from ``last.pt`` when its run config matches (the epoch count
+``train_log.csv``; with ``train.repeats: N`` the entry point trains N models one after the other, repeat
+k with the seed :func:`model.config.repeat_seed` gives, into ``repeat<k>/`` of the out-dir (repeat 0
+into the out-dir itself). A rerun resumes from ``last.pt`` when its run config matches (the epoch count
 may grow); otherwise it starts over. Given the seed, an interrupted and resumed run ends with the
 same weights as an uninterrupted one (on the same device).
 """
@@ -33,6 +35,7 @@ from model.losses import compute_loss, hard_negatives_active
 from pipeline.devices import resolve_device
 from pipeline.errors import PipelineError
 from pipeline.formats.shard import SampleShard
+from pipeline.paths import repeat_dir
 from pipeline.provenance import sha256_files
 
 LOG = logging.getLogger("model.train")
@@ -184,13 +187,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--experiment", required=True, help="an entry of the config's experiments")
         parser.add_argument("--train", required=True, type=Path, help="work/samples/<pooling>/train.h5")
         parser.add_argument("--val", required=True, type=Path, help="work/samples/<pooling>/val.h5")
-        parser.add_argument("--out-dir", required=True, type=Path, help="work/models/<experiment>")
+        parser.add_argument("--out-dir", required=True, type=Path,
+                            help="work/models/<experiment> (repeats after the first in repeat<k>/ inside it)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def run(settings: RunConfig, args) -> None:
-        summary = train_model(settings, args.train, args.val, args.out_dir, progress=not args.no_progress)
-        if summary["best"]["epoch"] is None:
-            raise PipelineError(f"{args.out_dir}: no validation ran, so no best checkpoint was written")
+        for repeat in range(settings.train.repeats):  # train.repeats models, one after the other
+            out_dir = repeat_dir(args.out_dir, repeat)
+            run_of_repeat = settings.for_repeat(repeat)
+            if settings.train.repeats > 1:
+                LOG.info("repeat %d (%d of %d): seed %d -> %s", repeat, repeat + 1, settings.train.repeats,
+                         run_of_repeat.seed, out_dir)
+            summary = train_model(run_of_repeat, args.train, args.val, out_dir, progress=not args.no_progress)
+            if summary["best"]["epoch"] is None:
+                raise PipelineError(f"{out_dir}: no validation ran, so no best checkpoint was written")
 
     return stage_main("train", run, description=__doc__.split("\n")[0], arguments=arguments,
                       wildcards=lambda args: {"experiment": args.experiment}, threads=True, argv=argv)

@@ -55,5 +55,15 @@ class WorkPaths:
     def model_dir(self, experiment: str) -> Path:
         return self.work / "models" / experiment
 
+    def repeat_checkpoints(self, experiment: str, repeats: int) -> list[Path]:
+        """``best.pt`` of the repeats after the first (``train.repeats``; repeat 0 is ``model_dir``'s)."""
+        return [repeat_dir(self.model_dir(experiment), repeat) / "best.pt" for repeat in range(1, repeats)]
+
     def evaluation(self, experiment: str, split: str) -> Path:
         return self.work / "eval" / experiment / f"{split}.json"
+
+
+def repeat_dir(model_dir: str | Path, repeat: int) -> Path:
+    """The folder of repeat ``repeat`` of an experiment: the model folder itself for repeat 0,
+    ``repeat<k>/`` inside it for the others."""
+    return Path(model_dir) if repeat == 0 else Path(model_dir) / f"repeat{repeat}"

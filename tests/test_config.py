@@ -88,3 +88,31 @@ def test_demo_movie_ids_are_disjoint_and_follow_the_size():
     config = validate_config({"demo": {"size": "tiny"}, "dataset": {"movies": [demo_movie_ids("tiny")["val"][0]]}})
     splits = planned_movie_splits(config)       # the workflow plans the demo before its data exists
     assert splits["train"] == [] and len(splits["val"]) == 1
+
+
+def test_repeat_seeds_and_what_a_resumed_model_must_match():
+    """Repeat 0 is the run of the master seed; the repeat count never, and the weak pair choice only for
+    weak supervision, is part of what ``last.pt`` must match to be resumed."""
+    from model.config import RunConfig, repeat_seed
+
+    def run(supervision: str, **train):
+        config = validate_config({"seed": 5, "train": train, "experiments": {
+            "e": {"task": "int_char", "supervision": supervision}}})
+        return RunConfig.from_config(config, "e")
+
+    assert run("full").for_repeat(0) == run("full") and run("full").for_repeat(2).seed == repeat_seed(5, 2)
+    assert len({repeat_seed(5, k) for k in range(4)}) == 4 and repeat_seed(5, 1) == repeat_seed(5, 1)
+    assert run("full", repeats=3).identity() == run("full").identity()
+    assert run("full", weak_pair_candidates="all").identity() == run("full").identity()
+    assert run("weak", weak_pair_candidates="all").identity() != run("weak").identity()
+    assert run("full").for_repeat(1).identity() != run("full").identity()   # its own seed
+
+
+def test_a_checkpoint_from_before_the_repeat_and_pair_choice_keys_still_loads():
+    from model.config import RunConfig
+
+    run = RunConfig.defaults("x", task="int_char", supervision="weak")
+    payload = run.to_dict()
+    for key in ("weak_pair_candidates", "repeats"):
+        del payload["train"][key]
+    assert RunConfig.from_dict(payload) == run

@@ -10,9 +10,10 @@ import yaml
 
 from _model_helpers import experiment_config, learnable_shards
 from model.config import RunConfig
-from model.evaluate import FIGURE5_CLIPS
+from model.evaluate import FIGURE5_CLIPS, outcomes_from_scores
 from model.evaluate import main as evaluate_main
-from model.metrics import character_hits, interaction_hits, joint_hits, relationship_pair_accuracy, summarize
+from model.metrics import (character_hits, interaction_hits, joint_hits, lirec_joint_hits, lirec_relationship_hits,
+                           relationship_pair_accuracy, summarize)
 from model.train import train_model
 
 
@@ -159,3 +160,169 @@ def test_predict_answers_the_figure6_questions(tmp_path):
     json.dumps(prediction.to_dict())  # JSON-ready
     with pytest.raises(ValueError, match="out of range"):
         predict_clip(model, run, shard, len(shard))
+
+
+# --- protocols: the paper's text and the authors' code (hand-counted cases) -------------------------
+def test_lirec_relationship_hits_count_per_sample_with_the_reversed_pair():
+    true_scores = np.array([[0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.2, 0.1, 0.7], [0.9, 0.0, 0.0]])
+    reverse_scores = np.array([[0.0, 0.0, 0.9], [0.6, 0.2, 0.1], [0.9, 0.0, 0.0], [0.9, 0.0, 0.0]])
+    relationship = np.array([1, 0, 0, -1])
+    reverse_relationship = np.array([2, 0, -1, 0])
+    hits, chance = lirec_relationship_hits(true_scores, reverse_scores, relationship, reverse_relationship)
+    # 0: right at the true pair; 1: wrong there, right at the reversed pair (its label 0);
+    # 2: wrong, no reversed pair; 3: no label, never a hit
+    assert hits.tolist() == [True, True, False, False]
+    assert chance.tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])
+
+
+def test_lirec_joint_hit_at_the_reversed_pair_needs_the_character_choice_elsewhere():
+    # One bidirectional sample: true pair slot 0, reversed pair slot 1; the joint argmax is (slot 1,
+    # class 0). The character choice given a* = 0 ties slots 0 and 1 at 0.9: argmax takes slot 0, so the
+    # authors' code does not count the hit at the reversed pair; the paper's text does.
+    interaction = np.array([[[0.5, 0.1], [0.95, 0.1], [0.2, 0.2]]])
+    mask = np.ones((1, 3), bool)
+    true_pair = np.array([[0, 1]])
+    character = np.array([[0.9, 0.9, 0.1]])
+    assert joint_hits(interaction, mask, true_pair, np.array([0]))[0].tolist() == [True]
+    assert lirec_joint_hits(interaction, mask, true_pair, np.array([0]), character)[0].tolist() == [False]
+    # without the tie the character choice is slot 1 and both count it
+    assert lirec_joint_hits(interaction, mask, true_pair, np.array([0]), np.array([[0.5, 0.9, 0.1]]))[0].tolist() \
+        == [True]
+    # int+rel+char: a sample without a relationship label never hits, and its chance is 0
+    relationship = np.array([[[0.1, 0.9], [0.1, 0.9], [0.1, 0.1]]])
+    hits, chance = lirec_joint_hits(interaction, mask, true_pair, np.array([0]), np.array([[0.5, 0.9, 0.1]]),
+                                    relationship, np.array([-1]))
+    assert hits.tolist() == [False] and chance.tolist() == [0.0]
+
+
+class _FourSamples:
+    """A stand-in shard of four int+rel+char samples (what outcomes_from_scores reads):
+
+    sample | true pair tracked | any character tracked | relationship | rel_key
+    0      | both              | yes                   | 1            | 10
+    1      | subject only      | yes                   | 0            | 11
+    2      | none              | no                    | 2            | 12
+    3      | both              | yes                   | none         | 13
+    """
+
+    interaction = np.array([0, 1, 0, 1])
+    overlap = np.zeros((4, 2), bool)
+    relationship = np.array([1, 0, 2, -1])
+    rel_key = np.array([10, 11, 12, 13])
+
+    def pair_visible(self):
+        return np.array([True, False, False, True])
+
+    def any_character_tracked(self):
+        return np.array([True, True, False, True])
+
+
+def _four_sample_scores() -> dict[str, np.ndarray]:
+    return {
+        "sample_ids": np.arange(4),
+        "interaction": np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.4, 0.6]]),   # top-1 hits 1, 1, 0, 1
+        "interaction_reverse": np.zeros((4, 2)), "bidirectional": np.array([False, True, False, False]),
+        # relationship argmax at the true pair: 1 (right), 2 (wrong), 2 (right), -
+        "relationship": np.array([[0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]]),
+        # sample 1 is bidirectional: right at the reversed pair (label 0)
+        "relationship_reverse": np.array([[0, 0, 0], [0.9, 0.0, 0.0], [0, 0, 0], [0, 0, 0]], float),
+        "reverse_relationship": np.array([-1, 0, -1, -1]),
+        "character_hits": np.array([True, False, True, True]), "character_chance": np.full(4, 0.25),
+        "joint_hits": np.array([True, False, False, False]), "joint_chance": np.full(4, 0.01),
+        "lirec_joint_hits": np.array([True, False, False, False]), "lirec_joint_chance": np.full(4, 0.01),
+    }
+
+
+def test_both_protocols_count_the_four_samples_as_their_definitions_say():
+    run = RunConfig.defaults(task="int_rel_char")
+    shard, scores = _FourSamples(), _four_sample_scores()
+    paper = {name: o.metric() for name, o in outcomes_from_scores(scores, shard, run, "paper").items()}
+    lirec = {name: o.metric() for name, o in outcomes_from_scores(scores, shard, run, "lirec").items()}
+    # interactions: all four samples, the same in both
+    assert (paper["interaction_top1"].accuracy, paper["interaction_top1"].n) == pytest.approx((75.0, 4))
+    assert lirec["interaction_top1"] == paper["interaction_top1"]
+    # relationship, paper: per labelled pair (keys 10, 11, 12): right, wrong, right
+    assert (paper["relationship"].accuracy, paper["relationship"].n) == pytest.approx((200 / 3, 3))
+    # lirec (1): per sample, hits of the labelled samples 0, 1 (reversed pair), 2 over the 3 tracked samples
+    assert (lirec["relationship"].accuracy, lirec["relationship"].n) == pytest.approx((100.0, 3))
+    assert lirec["relationship"].random == pytest.approx(100.0 * (3 / 3) / 3)
+    # character, paper: both true characters tracked (0, 3); lirec (3): any character tracked (0, 1, 3)
+    assert (paper["character"].accuracy, paper["character"].n) == pytest.approx((100.0, 2))
+    assert (lirec["character"].accuracy, lirec["character"].n) == pytest.approx((200 / 3, 3))
+    # joint, paper: tracked pair and a relationship label (0 only); lirec (2): every tracked sample
+    assert (paper["joint"].accuracy, paper["joint"].n) == pytest.approx((100.0, 1))
+    assert (lirec["joint"].accuracy, lirec["joint"].n) == pytest.approx((100 / 3, 3))
+    # a task without characters: relationship accuracy is pair level in both protocols
+    run = RunConfig.defaults(task="int_rel")
+    plain = {k: v for k, v in scores.items() if k in ("sample_ids", "interaction", "relationship")}
+    assert outcomes_from_scores(plain, shard, run, "lirec")["relationship"].metric() == paper["relationship"]
+
+
+def test_any_character_tracked_on_a_real_shard(tmp_path):
+    from pipeline.formats.shard import SampleShard
+
+    _, val, _ = learnable_shards(tmp_path, train_movies=1, val_movies=2, clips_per_movie=8)
+    shard = SampleShard(val)
+    expected = [bool(shard.has_track[shard.char_offset[i]:shard.char_offset[i + 1]].any()) for i in range(len(shard))]
+    assert shard.any_character_tracked().tolist() == expected
+    assert (shard.any_character_tracked() >= shard.pair_visible()).all()
+
+
+def test_sample_identities_are_the_same_for_every_pooling(tmp_path):
+    from model.evaluate import _fingerprint
+    from pipeline.formats.shard import SampleShard
+
+    prints = []
+    for pooling in ("max", "avg"):
+        _, val, _ = learnable_shards(tmp_path / pooling, train_movies=1, val_movies=1, clips_per_movie=6,
+                                     pooling=pooling)
+        shard = SampleShard(val)
+        labelled = np.unique(shard.rel_key[shard.relationship >= 0])
+        prints.append((_fingerprint(shard.sample_identities()), _fingerprint(shard.group_identities(labelled))))
+    assert prints[0] == prints[1] and prints[0][0]["count"] > 0
+    assert _fingerprint([("m", "c", 1)] * 2) != _fingerprint([("m", "c", 1)])
+
+
+def test_evaluation_file_holds_outcomes_and_repeats(tmp_path, caplog):
+    from model.train import main as train_main
+
+    train, val, _ = learnable_shards(tmp_path, train_movies=2, val_movies=1, clips_per_movie=6)
+    config = experiment_config("int_rel_char", epochs=2, train={"repeats": 2})
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    models = tmp_path / "model"
+    assert train_main(["--config", str(config_file), "--experiment", "exp", "--train", str(train), "--val", str(val),
+                       "--out-dir", str(models), "--no-progress"]) == 0
+    checkpoints = [models / "best.pt", models / "repeat1" / "best.pt"]
+    assert all(path.is_file() for path in checkpoints)
+    out = tmp_path / "eval" / "val.json"
+    args = ["--config", str(config_file), "--experiment", "exp", "--samples", str(val), "--out", str(out)]
+    assert evaluate_main(args + ["--checkpoint", *map(str, checkpoints)]) == 0
+    report = json.loads(out.read_text())
+    from model.config import repeat_seed
+
+    assert [r["seed"] for r in report["repeats"]] == [0, repeat_seed(0, 1)]
+    assert report["protocol"] == "paper" and report["units"]["sample"]["count"] == report["num_samples"]
+    for name, entry in report["metrics"].items():
+        outcome = report["outcomes"][name]
+        per_seed = [r["accuracy"][name] for r in report["repeats"]]
+        assert entry["seeds"] == 2 and entry["accuracy"] == pytest.approx(np.mean(per_seed))
+        assert entry["seed_sd"] == pytest.approx(np.std(per_seed, ddof=1))
+        counted = np.array([c == "1" for c in outcome["counted"]])
+        assert entry["n"] == counted.sum() and len(outcome["hits"]) == 2
+        for hits, accuracy in zip(outcome["hits"], per_seed):   # the outcomes make the metric
+            assert 100 * sum(c == "1" for c in hits) / counted.sum() == pytest.approx(accuracy)
+    assert report["outcomes"]["relationship"]["unit"] == "pair"
+    assert len(report["outcomes"]["relationship"]["counted"]) == report["units"]["pair"]["count"]
+    # the lirec protocol changes the character counts, not the models
+    lirec = tmp_path / "lirec.json"
+    assert evaluate_main(args[:-1] + [str(lirec), "--settings", json.dumps({"evaluation": {"protocol": "lirec"}}),
+                                      "--checkpoint", *map(str, checkpoints)]) == 0
+    other = json.loads(lirec.read_text())
+    assert other["protocol"] == "lirec" and other["outcomes"]["relationship"]["unit"] == "sample"
+    assert other["metrics"]["character"]["n"] >= report["metrics"]["character"]["n"]
+    assert other["metrics"]["interaction_top1"] == report["metrics"]["interaction_top1"]
+    # one checkpoint per repeat, or one clear line
+    with caplog.at_level("ERROR", logger="model.evaluate"):
+        assert evaluate_main(args + ["--checkpoint", str(checkpoints[0])]) == 2
+    assert "train.repeats is 2" in caplog.text

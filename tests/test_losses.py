@@ -193,6 +193,18 @@ def test_weak_supervision_chooses_among_two_character_pairs_only():
     assert choose_pair(torch.logit(int_scores[:, :, 1]), batch.pair_mask).tolist() == [2]
 
 
+def test_weak_pair_choice_among_all_candidates_as_the_authors_code():
+    """train.weak_pair_candidates: all (LIReC): the single-character slot with the best a* score is p^."""
+    int_scores = T([[[0.65, 0.3], [0.1, 0.6], [0.1, 0.9]]])
+    batch = make_batch(interaction=[1], overlap=[[False, False]], pair_mask=[[True, True, True]],
+                       single=[[False, False, True]])
+    run = RunConfig.from_config(experiment_config("int_char", supervision="weak", negatives="sum",
+                                                  train={"margin": 0.1, "weak_pair_candidates": "all"}), "exp")
+    # p^ = slot 2 (s+ = 0.9); negatives class 0 of the three slots: 0.1-0.9+0.65 < 0, so the loss is 0
+    _, parts = compute_loss(run, PairLogits(torch.logit(int_scores), None), batch, epoch=0)
+    assert parts["interaction"] == pytest.approx(0.0, abs=1e-6)
+
+
 def test_eq14_weak_joint_loss_and_sum_to_max_switch():
     config = experiment_config("int_rel_char", supervision="weak", negatives="sum_max",
                                train={"margin": 0.1, "lambda_int": 1.5, "burn_in": 3})

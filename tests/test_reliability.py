@@ -65,7 +65,9 @@ def test_a_checkpoint_that_carries_code_is_refused_and_nothing_runs(tmp_path, ca
 
     from model.checkpoint import CheckpointError, read_checkpoint
     from model.evaluate import main as evaluate_main
+    from tests._model_helpers import learnable_shards
 
+    _, val, _ = learnable_shards(tmp_path / "shards", train_movies=1, val_movies=1, clips_per_movie=3)
     marker = tmp_path / "pwned"
     checkpoint = tmp_path / "models" / "int_all" / "best.pt"
     checkpoint.parent.mkdir(parents=True)
@@ -74,7 +76,7 @@ def test_a_checkpoint_that_carries_code_is_refused_and_nothing_runs(tmp_path, ca
         read_checkpoint(checkpoint)
     with caplog.at_level(logging.ERROR):
         status = evaluate_main(["--experiment", "int_all", "--checkpoint", str(checkpoint),
-                                "--samples", str(tmp_path / "val.h5"), "--out", str(tmp_path / "eval.json")])
+                                "--samples", str(val), "--out", str(tmp_path / "eval.json")])
     assert status == 2 and str(checkpoint) in caplog.text and "Traceback" not in caplog.text
     assert not marker.exists() and not (tmp_path / "eval.json").exists()
 

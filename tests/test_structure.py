@@ -88,7 +88,7 @@ def _layer(module: str) -> int:
     if module.startswith("model"):
         return MODEL
     if module.startswith("extractors") or module.startswith("pipeline.demo") or module in (
-            "pipeline.annotations", "pipeline.samples", "pipeline.workflow"):
+            "pipeline.annotations", "pipeline.samples", "pipeline.workflow", "pipeline.figure2"):
         return STAGE_LAYER
     return CORE
 

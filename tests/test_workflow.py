@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,9 +63,10 @@ def test_every_table_has_its_rows_and_columns_in_range(finished_run):
     results = finished_run / "results"
     for number in TABLES:
         _check_table(results, number)
-    assert (results / "figure5.png").stat().st_size > 1000
+    assert (results / "figure5.png").stat().st_size > 1000 and (results / "figure2.png").stat().st_size > 1000
     report = (results / "report.md").read_text()
-    assert "## Table 7" in report and "paper" in report
+    assert "## Table 7" in report and "paper" in report and "## Figure 2" in report
+    assert "The numbers below use protocol `paper`" in report
 
 
 @pytest.mark.slow
@@ -81,6 +86,39 @@ def test_changing_a_visual_setting_reruns_only_visual_and_downstream(table1_run)
         assert f"rule {untouched}:" not in scheduled, untouched
     nothing = run_snakemake(table1_run, "-n", "results/table1.csv")
     assert "Nothing to be done" in nothing.stdout + nothing.stderr
+
+
+def test_changing_the_protocol_reruns_evaluation_and_tables_not_training(table1_run):
+    changed = dict(TINY_CONFIG, evaluation={"protocol": "lirec"})
+    scheduled = _snakemake(table1_run, "-n", "results/table1.csv", config=changed).stdout
+    assert "rule evaluate:" in scheduled and "rule table:" in scheduled
+    assert "rule train:" not in scheduled and "rule samples:" not in scheduled
+
+
+def test_figure2_from_the_training_annotations(table1_run):
+    _snakemake(table1_run, "--cores", "1", "results/figure2.png")
+    results = table1_run / "results"
+    assert (results / "figure2.png").stat().st_size > 1000
+    with open(results / "figure2.csv") as handle:
+        cells = list(csv.DictReader(handle))
+    summary = json.loads((table1_run / "work" / "annotations" / "summary.json").read_text())
+    train = summary["splits"]["train"]
+    labelled = train["instances"] - train["missing_relationship"]
+    assert sum(int(cell["count"]) for cell in cells) == labelled > 0
+
+
+def test_repeats_train_more_seeds_and_the_first_is_the_run_without_repeats(table1_run, tmp_path):
+    workdir = tmp_path / "repeats"
+    shutil.copytree(table1_run, workdir, symlinks=True)
+    before = json.loads((workdir / "work" / "eval" / "int_visual" / "val.json").read_text())
+    config = dict(TINY_CONFIG, train={**TINY_CONFIG["train"], "repeats": 2})
+    _snakemake(workdir, "--cores", "2", "work/eval/int_visual/val.json", config=config)
+    assert "resuming int_visual from epoch 3" in (workdir / "logs" / "train" / "int_visual.log").read_text()
+    assert (workdir / "work" / "models" / "int_visual" / "repeat1" / "best.pt").is_file()
+    after = json.loads((workdir / "work" / "eval" / "int_visual" / "val.json").read_text())
+    assert len(after["repeats"]) == 2 and after["repeats"][0]["seed"] == before["repeats"][0]["seed"]
+    assert after["outcomes"]["interaction_top1"]["hits"][0] == before["outcomes"]["interaction_top1"]["hits"][0]
+    assert after["metrics"]["interaction_top1"]["seeds"] == 2
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """The demo's calibration targets: what the synthetic demo is designed to show, and by how much.
 
 Demo knowledge only: :mod:`model.report` checks these on the demo's tables (and shows the section for
-the demo dataset alone); a missed target is reported with what limits it (:data:`MISSED_READING`).
+the demo dataset alone); a target that compares two rows is met when their paired difference (the
+same samples, paired bootstrap) reaches its margin with a 95% interval excluding 0. A missed target is
+reported with what limits it (:data:`MISSED_READING`).
 """
 from __future__ import annotations
 

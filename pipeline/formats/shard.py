@@ -236,8 +236,7 @@ class SampleShard:
 
     # Names (for predictions) ---------------------------------------------------------------
     def names(self, dataset: str, index: int) -> str:
-        value = self._file()[dataset][index]
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return _text(self._file()[dataset][index])
 
     def character_name(self, row: int) -> str | None:
         if row < 0:
@@ -252,3 +251,36 @@ class SampleShard:
     def pair_visible(self) -> np.ndarray:
         """Samples whose true subject and object both have a track (paper: "a pair of characters appear")."""
         return self.has_track[self.subject_row] & self.has_track[self.object_row]
+
+    def any_character_tracked(self) -> np.ndarray:
+        """Samples with a track for at least one of their characters (the authors' code scores a sample
+        unless the track features of all its candidates are zeros, ``just_zeros``)."""
+        tracked = np.concatenate([[0], np.cumsum(self.has_track, dtype=np.int64)])
+        return tracked[self.char_offset[1:]] - tracked[self.char_offset[:-1]] > 0
+
+    # Identities (what a sample or a relationship pair is, whatever the pooling of the shard) -----
+    def sample_identities(self) -> list[tuple]:
+        """Per sample ``(movie, clip, start, end, subject, object, interaction)``: the same list for the
+        shards of every pooling of one split, so two models' outcomes pair sample by sample."""
+        handle = self._file()
+        movies = [_text(value) for value in handle["movies"][()]]
+        clips = [_text(value) for value in handle["samples/clip"][()]]
+        names = [_text(value) for value in handle["persons/name"][()]]
+        span = handle["samples/span"][()]
+        person = self.character_person
+        return [(movies[int(self.movie[i])], clips[i], f"{span[i, 0]:.3f}", f"{span[i, 1]:.3f}",
+                 names[int(person[self.subject_row[i]])], names[int(person[self.object_row[i]])],
+                 int(self.interaction[i])) for i in range(len(self))]
+
+    def group_identities(self, groups: np.ndarray) -> list[tuple]:
+        """Per relationship-context group (a ``rel_key``) ``(movie, subject, object, relationship)``."""
+        handle = self._file()
+        movies = [_text(value) for value in handle["movies"][()]]
+        names = [_text(value) for value in handle["persons/name"][()]]
+        movie, subject, object_ = (handle[f"groups/{key}"][()] for key in ("movie", "subject", "object"))
+        return [(movies[int(movie[g])], names[int(subject[g])], names[int(object_[g])],
+                 int(self.group_relationship[g])) for g in np.asarray(groups, np.int64)]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

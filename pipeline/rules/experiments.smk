@@ -1,4 +1,6 @@
-# Training and evaluation of each experiment of workflow_config.yaml (one model each).
+# Training and evaluation of each experiment of workflow_config.yaml: train.repeats models each
+# (seeds derived from the master seed), trained one after the other in one train job (repeat 0 in
+# the experiment's folder, the others in repeat<k>/), all evaluated by one evaluate job per split.
 
 
 rule train:
@@ -8,6 +10,12 @@ rule train:
     output:
         checkpoint=PATHS.work / "models" / "{experiment}" / "best.pt",
         log_csv=PATHS.work / "models" / "{experiment}" / "train_log.csv",
+        repeats=[
+            str(path)
+            for path in PATHS.repeat_checkpoints(
+                "{experiment}", config["train"]["repeats"]
+            )
+        ],
     log:
         "logs/train/{experiment}.log",
     benchmark:
@@ -32,6 +40,7 @@ rule train:
 rule evaluate:
     input:
         checkpoint=rules.train.output.checkpoint,
+        repeats=rules.train.output.repeats,
         samples=eval_samples,
     output:
         PATHS.work / "eval" / "{experiment}" / "{split}.json",
@@ -48,5 +57,5 @@ rule evaluate:
         code=stage_code("evaluate"),
     shell:
         "python -m model.evaluate --settings {params.settings:q} --experiment {wildcards.experiment}"
-        " --checkpoint {input.checkpoint} --samples {input.samples} --out {output} --threads {threads}"
+        " --checkpoint {input.checkpoint} {input.repeats} --samples {input.samples} --out {output} --threads {threads}"
         " > {log} 2>&1"

@@ -55,10 +55,35 @@ rule figure5:
         " --out {output.png} > {log} 2>&1"
 
 
+rule figure2:
+    input:
+        ready=dataset_ready(),
+        labels=[] if IS_DEMO else [str(path) for path in LAYOUT.label_files()],
+        split=str(PATHS.annotations_split()),
+        annotations=[str(PATHS.annotations(movie)) for movie in SPLIT_MOVIES["train"]],
+    output:
+        png=report(
+            PATHS.results / "figure2.png",
+            caption="../report/figure2.rst",
+            category="Figures",
+        ),
+        csv=PATHS.results / "figure2.csv",
+    log:
+        "logs/tables/figure2.log",
+    conda:
+        "../../envs/model.yaml"
+    params:
+        settings=stage_settings("figure2"),
+        code=stage_code("figure2"),
+    shell:
+        "python -m pipeline.figure2 --settings {params.settings:q} --out {output.png} > {log} 2>&1"
+
+
 rule report:
     input:
         tables=[PATHS.results / f"table{number}.csv" for number in sorted(TABLES)],
         figure=rules.figure5.output.png,
+        figure2=rules.figure2.output.csv,
         summary=PATHS.annotations_summary(),
         evaluations=all_table_evaluations(),
         shard_reports=shard_reports(),
