@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -90,13 +89,13 @@ def test_changing_a_visual_setting_reruns_only_visual_and_downstream(table1_run)
 
 def test_changing_the_protocol_reruns_evaluation_and_tables_not_training(table1_run):
     changed = dict(TINY_CONFIG, evaluation={"protocol": "lirec"})
-    scheduled = _snakemake(table1_run, "-n", "results/table1.csv", config=changed).stdout
+    scheduled = run_snakemake(table1_run, "-n", "results/table1.csv", config=changed).stdout
     assert "rule evaluate:" in scheduled and "rule table:" in scheduled
     assert "rule train:" not in scheduled and "rule samples:" not in scheduled
 
 
 def test_figure2_from_the_training_annotations(table1_run):
-    _snakemake(table1_run, "--cores", "1", "results/figure2.png")
+    run_snakemake(table1_run, "--cores", "1", "results/figure2.png")
     results = table1_run / "results"
     assert (results / "figure2.png").stat().st_size > 1000
     with open(results / "figure2.csv") as handle:
@@ -112,7 +111,7 @@ def test_repeats_train_more_seeds_and_the_first_is_the_run_without_repeats(table
     shutil.copytree(table1_run, workdir, symlinks=True)
     before = json.loads((workdir / "work" / "eval" / "int_visual" / "val.json").read_text())
     config = dict(TINY_CONFIG, train={**TINY_CONFIG["train"], "repeats": 2})
-    _snakemake(workdir, "--cores", "2", "work/eval/int_visual/val.json", config=config)
+    run_snakemake(workdir, "--cores", "2", "work/eval/int_visual/val.json", config=config)
     assert "resuming int_visual from epoch 3" in (workdir / "logs" / "train" / "int_visual.log").read_text()
     assert (workdir / "work" / "models" / "int_visual" / "repeat1" / "best.pt").is_file()
     after = json.loads((workdir / "work" / "eval" / "int_visual" / "val.json").read_text())
