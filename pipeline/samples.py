@@ -39,12 +39,24 @@ What a sample holds (paper Sec. 3, LIReC §1.3-1.8)
   annotation file (the movie's clip order). The model draws up to K members of a group (random in
   training, evenly spaced at test; :mod:`model.data`).
 
+Unlabelled samples (prediction, :mod:`model.predict`)
+-----------------------------------------------------
+A movie without annotations gets one unlabelled sample per clip (:func:`unlabelled_row`): the span
+is the whole clip, the cast is the characters that have face-track features in the clip
+(:func:`tracked_cast`), there is no true pair (interaction and relationship ``-1``,
+``true_candidate`` ``-1``), the candidates are every ordered pair of the cast, then the
+single-character candidates, unshuffled (a clip without characters has the one candidate "no
+character", i.e. zero tracks), and each pair's context group is (movie, pair, ``-1``): every clip
+where both characters have tracks. The same builder and writer make both kinds of samples.
+
 The assembly is a pure per-clip builder (:func:`clip_samples`: one clip's rows and features in, its
-samples out) and a short writer (:func:`assemble_samples`) that numbers characters, persons and
-context groups across the split and writes the shard movie by movie.
+samples out) and a short writer (:func:`write_samples`; :func:`assemble_samples` reads the
+annotation files for it) that numbers characters, persons and context groups across the split and
+writes the shard movie by movie.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -60,7 +72,7 @@ from pipeline.dataset import DatasetLayout, read_split_file
 from pipeline.errors import PipelineError
 from pipeline.formats.annotations import NO_RELATIONSHIP, AnnotationRow, read_annotation_rows
 from pipeline.formats.dialog import DialogClip, DialogFeatureReader
-from pipeline.formats.shard import NO_CHARACTER, ShardWriter
+from pipeline.formats.shard import NO_CHARACTER, UNLABELLED, ShardWriter
 from pipeline.formats.visual import VisualClip, VisualFeatureReader
 from pipeline.labels import LabelMaps
 from pipeline.paths import WorkPaths
@@ -103,9 +115,9 @@ class SampleSettings:
 @dataclass
 class MovieInputs:
     movie: str
-    annotations: Path
+    annotations: Path | None     # None: unlabelled samples (prediction)
     visual: Path
-    dialog: Path
+    dialog: Path | None          # None: no subtitles (dialog vectors are zeros)
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,15 +185,37 @@ def clip_cast(rows: Sequence[AnnotationRow]) -> list[str]:
     for row in rows:
         names.extend(row.characters)
     for row in rows:
-        names.extend([row.subject, row.object])
+        names.extend(name for name in (row.subject, row.object) if name is not None)
     return list(dict.fromkeys(names))
 
 
-def candidate_pairs(subject: str, object_: str, cast: Sequence[str], limit: int) -> list[tuple[str | None, str | None]]:
-    """LIReC's candidate list (true pair first, its reverse, other ordered pairs, singles), capped."""
+def tracked_cast(visual: VisualClip | None) -> list[str]:
+    """The characters with face-track features in the clip (canonical names, in track order)."""
+    if visual is None:
+        return []
+    return list(dict.fromkeys(track.character for track in visual.tracks if track.character and track.windows.size))
+
+
+def unlabelled_row(clip: str, cast: Sequence[str]) -> AnnotationRow:
+    """The unlabelled whole-clip sample of a clip (prediction): no true pair, no labels."""
+    return AnnotationRow(clip=clip, start=0.0, end=float("inf"), subject=None, object=None, interaction=UNLABELLED,
+                         relationship=NO_RELATIONSHIP, overlapping=[], characters=list(cast))
+
+
+def candidate_pairs(subject: str | None, object_: str | None, cast: Sequence[str],
+                    limit: int) -> list[tuple[str | None, str | None]]:
+    """LIReC's candidate list (true pair first, its reverse, other ordered pairs, singles), capped.
+
+    Without a true pair (``subject`` None, an unlabelled sample): every ordered pair of the cast,
+    then the singles; ``[(None, None)]`` (zero tracks) when the cast is empty.
+    """
+    singles = [single for name in cast for single in ((name, None), (None, name))]
+    if subject is None:
+        pairs = [(a, b) for a in cast for b in cast if a != b] + singles
+        return (pairs or [(None, None)])[:limit]
     pairs: list[tuple[str | None, str | None]] = [(subject, object_), (object_, subject)]
     pairs += [(a, b) for a in cast for b in cast if a != b and (a, b) not in pairs[:2]]
-    pairs += [single for name in cast for single in ((name, None), (None, name))]
+    pairs += singles
     return pairs[:limit]
 
 
@@ -242,25 +276,27 @@ def clip_samples(movie: str, clip: str, rows: Sequence[AnnotationRow], visual: V
             result.dialog[i] = pool_rows(dialog.vectors[sentences], pooling, dialog_dim)
             result.has_dialog[i] = bool(sentences.size)
         # Relationship context: the sample joins every ordered pair's group, then its own label's.
+        labelled = row.subject is not None
         pair_key = {(a, b): (a, b, relationship_at(a, b)) for a in cast for b in cast if a != b}
         own_key = (row.subject, row.object, row.relationship)
-        result.memberships.append(list(pair_key.values()) + [own_key])
-        # Candidate pairs (LIReC §1.7), shuffled with a per-sample seeded generator.
+        result.memberships.append(list(pair_key.values()) + ([own_key] if labelled else []))
+        # Candidate pairs (LIReC §1.7), shuffled with a per-sample seeded generator (labelled samples).
         pairs = candidate_pairs(row.subject, row.object, cast, max_candidates)
-        order = _sample_rng(seed, movie, clip, i).permutation(len(pairs))
+        order = _sample_rng(seed, movie, clip, i).permutation(len(pairs)) if labelled else np.arange(len(pairs))
         # the same interaction instance (class and span) also runs object -> subject
-        bidirectional = any(other.subject == row.object and other.object == row.subject
-                            and other.interaction == row.interaction
-                            and (other.start, other.end) == (row.start, row.end) for other in rows)
+        bidirectional = labelled and any(other.subject == row.object and other.object == row.subject
+                                         and other.interaction == row.interaction
+                                         and (other.start, other.end) == (row.start, row.end) for other in rows)
         slot_keys: list[GroupKey | None] = []
         for slot, original in enumerate(order):
             a, b = pairs[original]
+            is_true = labelled and original == 0
             result.candidates[i, slot] = (index_of[a] if a is not None else NO_CHARACTER,
                                           index_of[b] if b is not None else NO_CHARACTER)
-            slot_keys.append(None if a is None or b is None else own_key if original == 0 else pair_key[(a, b)])
-            if original == 0:
+            slot_keys.append(None if a is None or b is None else own_key if is_true else pair_key[(a, b)])
+            if is_true:
                 result.true_candidate[i, 0] = slot
-            elif original == 1 and bidirectional:
+            elif labelled and original == 1 and bidirectional:
                 result.true_candidate[i, 1] = slot
         result.candidate_pair.append(slot_keys)
         result.candidate_count[i] = len(pairs)
@@ -327,21 +363,31 @@ def _feature_dims(movies: Sequence[MovieInputs]) -> tuple[int, int]:
 
 
 def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, split: str,
-                     labels: LabelMaps, max_candidates: int, seed: int) -> dict[str, int]:
-    """Write the shard ``out`` for ``movies``; return counts. See the module docstring."""
+                     labels: LabelMaps, max_candidates: int, seed: int,
+                     dims: tuple[int, int] | None = None) -> dict[str, int]:
+    """Write the shard ``out`` for ``movies`` from their annotation files; return counts. See the
+    module docstring. ``dims`` (C, D): the feature dimensions, else read from the feature files."""
     if pooling not in POOLINGS:
         raise SamplesError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
-    started = time.time()
     # Pass 1: annotations only -> sizes, so features go into preallocated contiguous datasets.
     rows_per_movie = [read_annotation_rows(m.annotations, labels.num_interactions, labels.num_relationships)
                       for m in movies]
-    clips_per_movie = [_rows_by_clip(rows) for rows in rows_per_movie]
-    num_samples = sum(len(rows) for rows in rows_per_movie)
-    num_characters = sum(len(rows) * len(clip_cast(rows)) for clips in clips_per_movie for rows in clips.values())
-    if num_samples == 0:
+    if not any(rows_per_movie):
         raise SamplesError(f"no annotated interactions in the {split} movies "
                            f"({', '.join(m.movie for m in movies) or 'none'}); nothing to assemble")
-    visual_dim, dialog_dim = _feature_dims(movies)
+    return write_samples(movies, [_rows_by_clip(rows) for rows in rows_per_movie], out, pooling=pooling, split=split,
+                         labels=labels, max_candidates=max_candidates, seed=seed, dims=dims or _feature_dims(movies))
+
+
+def write_samples(movies: Sequence[MovieInputs], clips_per_movie: Sequence[dict[str, list[AnnotationRow]]], out: Path,
+                  *, pooling: str, split: str, labels: LabelMaps, max_candidates: int, seed: int,
+                  dims: tuple[int, int]) -> dict[str, int]:
+    """Write the shard ``out``: the samples of ``clips_per_movie`` (per movie, clip -> rows, in clip
+    order; labelled rows or :func:`unlabelled_row`), features from each movie's files."""
+    started = time.time()
+    num_samples = sum(len(rows) for clips in clips_per_movie for rows in clips.values())
+    num_characters = sum(len(rows) * len(clip_cast(rows)) for clips in clips_per_movie for rows in clips.values())
+    visual_dim, dialog_dim = dims
     persons: dict[tuple[int, str], int] = {}
     groups = GroupTable()
     counts = {"missing_visual_clips": 0, "missing_dialog_clips": 0, "samples_without_dialog": 0}
@@ -360,10 +406,11 @@ def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, 
             relationships = PairRelationships(labels.opposite)
             first_sample, first_char = sample, char_row
             movie_visual, movie_dialog, movie_tracks = [], [], []
-            with VisualFeatureReader(inputs.visual) as visual_file, DialogFeatureReader(inputs.dialog) as dialog_file:
+            with VisualFeatureReader(inputs.visual) as visual_file, _dialog_reader(inputs.dialog) as dialog_file:
                 for clip, rows in clips.items():
                     relationships.update(_direct_relationships(rows))
-                    visual, dialog = visual_file.clip(clip), dialog_file.clip(clip)
+                    visual = visual_file.clip(clip)
+                    dialog = dialog_file.clip(clip) if dialog_file is not None else None
                     counts["missing_visual_clips"] += visual is None
                     counts["missing_dialog_clips"] += dialog is None
                     if dialog is not None and dialog.vectors.shape[1] != dialog_dim:
@@ -411,6 +458,11 @@ def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, 
     return counts
 
 
+def _dialog_reader(path: Path | None) -> DialogFeatureReader | contextlib.nullcontext:
+    """The movie's dialog file, or (no subtitles) a context yielding None: zero dialog vectors."""
+    return DialogFeatureReader(path) if path is not None else contextlib.nullcontext()
+
+
 def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, str], int], movie_index: int,
               built: ClipSamples, sample: int, char_row: int) -> tuple[int, int]:
     """Number the clip's samples and character rows from ``sample``/``char_row`` on; fill the index
@@ -429,8 +481,9 @@ def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, 
         index["overlap"][sample, [x for x in row.overlapping if x != row.interaction]] = True
         index["relationship"][sample] = row.relationship
         row_of = {name: first_row + k for k, name in enumerate(built.cast)}
-        index["subject_row"][sample] = row_of[row.subject]
-        index["object_row"][sample] = row_of[row.object]
+        labelled = row.subject is not None
+        index["subject_row"][sample] = row_of[row.subject] if labelled else NO_CHARACTER
+        index["object_row"][sample] = row_of[row.object] if labelled else NO_CHARACTER
 
         def group_of(key: GroupKey) -> int:
             subject, object_, relationship = key
@@ -438,7 +491,7 @@ def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, 
                                relationship), (sample, row_of[subject], row_of[object_]))
 
         joined = [group_of(key) for key in built.memberships[i]]
-        index["rel_key"][sample] = joined[-1]
+        index["rel_key"][sample] = joined[-1] if labelled else -1   # the sample's own label's group
         group_by_key = dict(zip(built.memberships[i], joined))
         count = int(built.candidate_count[i])
         local = built.candidates[i, :count]
