@@ -57,12 +57,14 @@ log = logging.getLogger("extractors.visual")
 # Clips of a movie
 
 
-def movie_clips(layout: DatasetLayout, movie: str) -> dict[str, list[str | None] | None]:
+def movie_clips(layout: DatasetLayout, movie: str, tracks_required: bool = True) -> dict[str, list[str | None] | None]:
     """``{clip: track names or None}``: the clips of ``ftrack_ids/<movie>.json`` plus every video file.
 
-    A clip only in the video folder has no tracks (None). Sorted by clip name.
+    A clip only in the video folder has no tracks (None). Sorted by clip name. Without
+    ``tracks_required`` (prediction) a movie without a track-names file has no tracks at all.
     """
-    names = load_track_names(layout.ftrack_ids_file(movie))
+    names_file = layout.ftrack_ids_file(movie)
+    names = load_track_names(names_file) if tracks_required or names_file.is_file() else {}
     clips: dict[str, list[str | None] | None] = {clip: None for clip in layout.clip_files("videos", movie) or {}}
     clips.update(names)
     if not clips:
@@ -254,13 +256,13 @@ def parts_folder(out: Path, digest: str) -> Path:
     return out.parent / f"{out.stem}.parts" / digest
 
 
-def extract_movie(settings: VisualSettings, movie: str, out: str | Path) -> dict[str, Any]:
-    """Write the visual features of ``movie`` to ``out``; return counts and timings."""
+def extract_movie(settings: VisualSettings, movie: str, out: str | Path, tracks_required: bool = True) -> dict[str, Any]:
+    """Write the visual features of ``movie`` to ``out``; return counts and timings (see :func:`movie_clips`)."""
     from tqdm import tqdm
 
     out = Path(out)
     started = time.perf_counter()
-    clips = movie_clips(settings.layout, movie)
+    clips = movie_clips(settings.layout, movie, tracks_required)
     # Probe every video first: a missing or corrupt one stops the run before any model work.
     plans = [plan_clip(settings, movie, clip, names) for clip, names in clips.items()]
     backbone = load_backbone(settings)

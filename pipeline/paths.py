@@ -57,3 +57,15 @@ class WorkPaths:
 
     def evaluation(self, experiment: str, split: str) -> Path:
         return self.work / "eval" / experiment / f"{split}.json"
+
+    # prediction ------------------------------------------------------------------------------
+    def predict_work(self, movie: str) -> Path:
+        """Prediction's own products of a movie: cached features, its sample shards."""
+        return self.work / "predict" / movie
+
+    def predict_results(self, movie: str) -> Path:
+        """``predictions.json``, ``graph.json``, ``graph.png``, ``index.html`` of a movie."""
+        return self.results / "predict" / movie
+
+    def predict_index(self) -> Path:
+        return self.results / "predict" / "index.html"

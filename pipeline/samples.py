@@ -43,7 +43,7 @@ Unlabelled samples (prediction, :mod:`model.predict`)
 -----------------------------------------------------
 A movie without annotations gets one unlabelled sample per clip (:func:`unlabelled_row`): the span
 is the whole clip, the cast is the characters that have face-track features in the clip
-(:func:`tracked_cast`), there is no true pair (interaction and relationship ``-1``,
+(:func:`tracked_cast`; "lowell" and "leo lowell" are one character, :func:`pipeline.tracks.movie_characters`), there is no true pair (interaction and relationship ``-1``,
 ``true_candidate`` ``-1``), the candidates are every ordered pair of the cast, then the
 single-character candidates, unshuffled (a clip without characters has the one candidate "no
 character", i.e. zero tracks), and each pair's context group is (movie, pair, ``-1``): every clip
@@ -63,7 +63,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -189,11 +189,13 @@ def clip_cast(rows: Sequence[AnnotationRow]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def tracked_cast(visual: VisualClip | None) -> list[str]:
-    """The characters with face-track features in the clip (canonical names, in track order)."""
+def tracked_cast(visual: VisualClip | None, characters: Mapping[str, str]) -> list[str]:
+    """The characters with face-track features in the clip, in track order; ``characters`` maps a
+    track's canonical label to its character (:func:`pipeline.tracks.movie_characters`)."""
     if visual is None:
         return []
-    return list(dict.fromkeys(track.character for track in visual.tracks if track.character and track.windows.size))
+    return list(dict.fromkeys(characters.get(track.character, track.character) for track in visual.tracks
+                              if track.character and track.windows.size))
 
 
 def unlabelled_row(clip: str, cast: Sequence[str]) -> AnnotationRow:
@@ -362,6 +364,28 @@ def _feature_dims(movies: Sequence[MovieInputs]) -> tuple[int, int]:
     return dims["visual"].pop(), dims["dialog"].pop()
 
 
+def _feature_identity(movies: Sequence[MovieInputs]) -> dict[str, dict[str, Any] | None]:
+    """Which visual and dialog features the movies' files hold (their identity attributes); every
+    file must hold the same (None: no file of that kind)."""
+    found: dict[str, tuple[Path, dict[str, Any]] | None] = {"visual": None, "dialog": None}
+    for inputs in movies:
+        for kind, reader in (("visual", VisualFeatureReader), ("dialog", DialogFeatureReader)):
+            path = getattr(inputs, kind)
+            if path is None:
+                continue
+            with reader(path) as handle:
+                identity = handle.identity()
+            if found[kind] is None:
+                found[kind] = (path, identity)
+            elif found[kind][1] != identity:
+                first, expected = found[kind]
+                wrong = {key: (expected.get(key), identity.get(key)) for key in sorted(set(expected) | set(identity))
+                         if expected.get(key) != identity.get(key)}
+                raise SamplesError(f"{path}: other {kind} features than {first} ({first.name} vs {path.name}: {wrong}); "
+                                   "extract every movie with the same settings")
+    return {kind: None if value is None else value[1] for kind, value in found.items()}
+
+
 def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, split: str,
                      labels: LabelMaps, max_candidates: int, seed: int,
                      dims: tuple[int, int] | None = None) -> dict[str, int]:
@@ -388,6 +412,7 @@ def write_samples(movies: Sequence[MovieInputs], clips_per_movie: Sequence[dict[
     num_samples = sum(len(rows) for clips in clips_per_movie for rows in clips.values())
     num_characters = sum(len(rows) * len(clip_cast(rows)) for clips in clips_per_movie for rows in clips.values())
     visual_dim, dialog_dim = dims
+    identity = _feature_identity(movies)
     persons: dict[tuple[int, str], int] = {}
     groups = GroupTable()
     counts = {"missing_visual_clips": 0, "missing_dialog_clips": 0, "samples_without_dialog": 0}
@@ -446,6 +471,8 @@ def write_samples(movies: Sequence[MovieInputs], clips_per_movie: Sequence[dict[
             "missing_dialog_clips": counts["missing_dialog_clips"],
             "samples_without_dialog": counts["samples_without_dialog"],
             "characters_with_track": counts["characters_with_track"],
+            "visual_features": json.dumps(identity["visual"], sort_keys=True),
+            "dialog_features": json.dumps(identity["dialog"], sort_keys=True),
         }
         writer.finish(clips=clip_names, movies=[m.movie for m in movies],
                       persons=[key for key, _ in person_items], groups=groups.items(), attrs=attrs)

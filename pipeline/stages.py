@@ -66,7 +66,9 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("evaluate", "model.evaluate", ("evaluate",), _MODEL, "model.config:RunConfig"),
     Stage("tables", "model.tables", ("table", "figure5"), (), "model.tables:TableSettings"),
     Stage("report", "model.report", ("report",), ("dataset.format",), "model.report:ReportSettings"),
-    Stage("predict", "model.predict", (), ("train.device",), "model.predict:PredictSettings"),
+    Stage("predict", "model.predict", ("predict", "predict_index"),
+          ("predict", "visual", "dialog", "dataset", "samples", "seed", "work_dir", "results_dir", "train.device"),
+          "model.predict:PredictSettings"),
 )}
 
 

@@ -47,6 +47,36 @@ def dialog_dataset_inputs(config: dict[str, Any], movie: str) -> list[str]:
     return [str(path) for path in files.values()]
 
 
+def predict_movies(config: dict[str, Any], splits: dict[str, list[str]]) -> list[str]:
+    """The movies of ``results/predict/index.html``: ``predict.movies``, else the test split's."""
+    return list(config["predict"]["movies"] or splits["test"])
+
+
+def predict_checkpoint(config: dict[str, Any]) -> str:
+    """``predict.checkpoint``, else the ``train`` rule's ``best.pt`` of ``predict.experiment``."""
+    predict = config["predict"]
+    return predict["checkpoint"] or str(WorkPaths(config).model_dir(predict["experiment"]) / "best.pt")
+
+
+def predict_uses_stage_features(config: dict[str, Any], movie: str, movies: list[str]) -> bool:
+    """A movie of the run in the dataset's own folder: the visual, dialog and annotations stages'
+    files are the prediction's inputs (nothing is extracted twice, and the accuracy is reported)."""
+    root = config["predict"]["root"]
+    return movie in movies and (root is None or Path(root) == Path(config["dataset"]["root"]))
+
+
+def predict_movie_inputs(config: dict[str, Any], movie: str) -> list[str]:
+    """The files of a movie that the prediction extracts itself: videos, track names, subtitles
+    (an edit reruns it)."""
+    layout = DatasetLayout.from_config({**config, "dataset": {**config["dataset"],
+                                                              "root": config["predict"]["root"] or
+                                                              config["dataset"]["root"]}})
+    files = [str(path) for path in (layout.clip_files("videos", movie) or {}).values()]
+    if layout.ftrack_ids_file(movie).is_file():
+        files.append(str(layout.ftrack_ids_file(movie)))
+    return files + [str(path) for path in (layout.clip_files("subtitles", movie) or {}).values()]
+
+
 def visual_weights_input(config: dict[str, Any]) -> list[str]:
     """The visual rule's weights input: the ``i3d_weights`` output by default, else the configured
     file (nothing when it is absent and random weights are allowed)."""

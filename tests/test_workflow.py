@@ -10,47 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
+from _workflow_helpers import TINY_CONFIG
+from _workflow_helpers import snakemake as _snakemake
 from model.tables import TABLES
 from tests.conftest import REPO_ROOT
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-# Few epochs: this checks the plumbing and ranges; learning itself is tested in test_train.py.
-TINY_CONFIG = {
-    "demo": {"size": "tiny"},
-    "train": {"epochs": 3, "burn_in": 1, "eval_every": 1, "batch_size": 16, "lr": 0.001},
-    "visual": {"batch_size": 4},
-}
-
-
-def _snakemake(workdir: Path, *args: str, check: bool = True,
-               config: dict = TINY_CONFIG) -> subprocess.CompletedProcess:
-    overrides = workdir / "tiny_config.yaml"
-    overrides.write_text(yaml.safe_dump(config))
-    # The jobs run in the work directory: PYTHONPATH makes them import this checkout's code.
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO_ROOT),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    command = SNAKEMAKE + ["--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(workdir),
-                           "--configfile", str(REPO_ROOT / "workflow_config.yaml"), str(overrides), *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1500)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
-    return result
-
-
-@pytest.fixture(scope="module")
-def table1_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("table1")
-    _snakemake(workdir, "--cores", "2", "results/table1.csv")
-    return workdir
-
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:

@@ -8,7 +8,9 @@ Shard layout (float16 features, int32 indices unless noted)
 Root attrs: ``format`` (``"lirec-samples/1"``), ``pooling``, ``split``, ``visual_dim`` (C),
 ``dialog_dim`` (D), ``num_interactions`` (A), ``num_relationships`` (R), ``interaction_names``,
 ``relationship_names`` (JSON lists), ``max_candidates``, ``seed``, ``movies`` (JSON list),
-``sources`` (JSON: input files), counts (``num_samples``, ``num_characters``, ``num_groups``,
+``sources`` (JSON: input files), ``visual_features`` and ``dialog_features`` (JSON: the identity
+attributes of the feature files, :meth:`pipeline.formats.features.FeatureReader.identity`; ``null``
+without such files), counts (``num_samples``, ``num_characters``, ``num_groups``,
 ``missing_visual_clips``, ``missing_dialog_clips``), ``complete``.
 ::
 
@@ -182,6 +184,8 @@ class SampleShard:
         self.interaction_names: list[str] = json.loads(attrs["interaction_names"])
         self.relationship_names: list[str] = json.loads(attrs["relationship_names"])
         self.max_candidates = int(attrs["max_candidates"])
+        # which features the shard was assembled from (None: a shard written before this was recorded)
+        self.features = {kind: json.loads(attrs.get(f"{kind}_features", "null")) for kind in ("visual", "dialog")}
         self.movie = index["samples/movie"]
         self.interaction = index["samples/interaction"].astype(np.int64)
         self.overlap = index["samples/overlap"].astype(bool)
@@ -244,6 +248,11 @@ class SampleShard:
         if row < 0:
             return None
         return self.names("persons/name", int(self.character_person[row]))
+
+    def person_names(self) -> list[str]:
+        """Every person's name (index: person id), read at once."""
+        return [value.decode() if isinstance(value, bytes) else str(value)
+                for value in self._file()["persons/name"][()]]
 
     # Context --------------------------------------------------------------------------------
     def group_members(self, group: int) -> np.ndarray:

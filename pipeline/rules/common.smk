@@ -20,6 +20,10 @@ from pipeline.workflow import (
     gpu_jobs,
     planned_movie_splits,
     planned_movies,
+    predict_checkpoint,
+    predict_movie_inputs,
+    predict_movies,
+    predict_uses_stage_features,
     visual_dataset_inputs,
     visual_weights_input,
 )

@@ -1,0 +1,78 @@
+# Prediction on a movie without annotations (python -m model.predict): per clip who interacts with
+# whom, doing what, in which relationship (the paper's Fig. 6), the movie's social graph and its page.
+#   snakemake --cores 8 results/predict/index.html            # every predict.movies (default: test split)
+#   snakemake --cores 8 results/predict/<movie>/index.html    # one movie (predict.root: its folder)
+# A movie of the run in the dataset's folder uses the visual, dialog and annotations stages' files
+# (the accuracy on its annotations is reported); any other movie is extracted by the prediction
+# itself with the same code, cached in work/predict/<movie>/.
+
+
+def predict_features(wildcards):
+    if predict_uses_stage_features(config, wildcards.movie, MOVIES):
+        return {
+            "visual": str(PATHS.visual_features(wildcards.movie)),
+            "dialog": str(PATHS.dialog_features(wildcards.movie)),
+            "annotations": str(PATHS.annotations(wildcards.movie)),
+            "ready": dataset_ready(),
+        }
+    return {
+        "movie": predict_movie_inputs(config, wildcards.movie),
+        "weights": visual_weights_input(config),
+    }
+
+
+def predict_options(wildcards, input):
+    if "visual" in input.keys():
+        return (
+            f"--visual {input.visual} --dialog {input.dialog} --annotations {input.annotations}"
+        )
+    return "--annotations none"
+
+
+rule predict:
+    input:
+        unpack(predict_features),
+        checkpoint=predict_checkpoint(config),
+    output:
+        predictions=PATHS.results / "predict" / "{movie}" / "predictions.json",
+        graph=PATHS.results / "predict" / "{movie}" / "graph.json",
+        png=PATHS.results / "predict" / "{movie}" / "graph.png",
+        html=PATHS.results / "predict" / "{movie}" / "index.html",
+    params:
+        settings=stage_settings("predict"),
+        options=predict_options,
+        out_dir=lambda wildcards: PATHS.predict_results(wildcards.movie),
+    log:
+        "logs/predict/{movie}.log",
+    benchmark:
+        "benchmarks/predict/{movie}.tsv"
+    threads: min(workflow.cores, 8)
+    resources:
+        gpu=gpu_jobs(config["train"]["device"]),
+        mem_mb=6000,
+        runtime=120,
+    conda:
+        "../../envs/model.yaml"
+    shell:
+        "python -m model.predict --settings {params.settings:q} --movie {wildcards.movie}"
+        " --checkpoint {input.checkpoint} {params.options} --out-dir {params.out_dir}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule predict_index:
+    input:
+        [
+            PATHS.predict_results(movie) / "predictions.json"
+            for movie in predict_movies(config, SPLIT_MOVIES)
+        ],
+    output:
+        PATHS.predict_index(),
+    params:
+        settings=stage_settings("predict"),
+    log:
+        "logs/predict/index.log",
+    conda:
+        "../../envs/model.yaml"
+    shell:
+        "python -m model.predict --settings {params.settings:q} --index {output}"
+        " --predictions {input} > {log} 2>&1"
