@@ -37,12 +37,11 @@ jointly (d). ``--index OUT --predictions FILE ...`` writes the page that lists s
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -57,7 +56,7 @@ from model.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from model.heads import InteractionRelationshipModel
 from model.predict_page import clip_thumbnail, index_page, movie_page
 from model.social_graph import draw_graph, social_graph
-from pipeline.dataset import DatasetLayout
+from pipeline.dataset import DatasetLayout, prediction_layout
 from pipeline.errors import PipelineError
 from pipeline.formats.annotations import NO_RELATIONSHIP, read_annotation_rows
 from pipeline.formats.dialog import DialogFeatureReader
@@ -101,18 +100,14 @@ class PredictSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any], root: str | None = None) -> "PredictSettings":
-        predict = config["predict"]
-        movie_config = copy.deepcopy(config)
-        movie_config["dataset"]["root"] = str(root or predict["root"] or config["dataset"]["root"])
         paths = WorkPaths(config)
-        checkpoint = (Path(predict["checkpoint"]) if predict["checkpoint"]
-                      else paths.model_dir(predict["experiment"]) / "best.pt")
-        return cls(device=config["train"]["device"], checkpoint=checkpoint,
-                   movie_layout=DatasetLayout.from_config(movie_config),
-                   dataset_layout=DatasetLayout.from_config(config),
-                   visual=VisualSettings.from_config(movie_config), dialog=DialogSettings.from_config(movie_config),
-                   paths=paths, top_k=int(predict["top_k"]), max_candidates=int(config["samples"]["max_candidates"]),
-                   seed=int(config["seed"]))
+        layout = prediction_layout(config, root)
+        return cls(device=config["train"]["device"], checkpoint=paths.predict_checkpoint(config["predict"]),
+                   movie_layout=layout, dataset_layout=DatasetLayout.from_config(config),
+                   visual=replace(VisualSettings.from_config(config), layout=layout),
+                   dialog=replace(DialogSettings.from_config(config), layout=layout),
+                   paths=paths, top_k=int(config["predict"]["top_k"]),
+                   max_candidates=int(config["samples"]["max_candidates"]), seed=int(config["seed"]))
 
     @property
     def in_dataset(self) -> bool:
@@ -187,8 +182,8 @@ def extract_features(settings: PredictSettings, movie: str) -> MovieFeatures:
                     layout.subtitles_file(movie, "x").parent, movie)
         return MovieFeatures(visual_out, None)
     dialog = settings.dialog
-    dialog_settings = {"model": dialog.model, "layer": dialog.layer, "token_pooling": dialog.token_pooling,
-                       "max_length": dialog.max_length, "versions": stage_versions("dialog")}
+    dialog_settings = {**settings_identity(settings)["dialog"], "model": dialog.model,
+                       "versions": stage_versions("dialog")}
     dialog_out = _cached(folder / "dialog.h5", _fingerprint(dialog_settings, list(subtitles.values())),
                          lambda: extract_movies(dialog, [movie], [folder / "dialog.h5"]), "dialog")
     return MovieFeatures(visual_out, dialog_out)
@@ -209,12 +204,15 @@ def given_features(movie: str, visual: Path, dialog: Path | None) -> MovieFeatur
 
 def settings_identity(settings: PredictSettings) -> dict[str, dict[str, Any]]:
     """The part of the features' identity the settings fix before extraction (a mismatch stops early)."""
+    from extractors.text_encoder import resolve_model_dir, weights_sha256
+
     visual = {key: value for key, value in settings.visual.shaping_attrs().items()
               if key in VisualFeatureReader.identity_keys}
     if settings.visual.weights.is_file():
         visual["weights_sha256"] = sha256_file(settings.visual.weights)
     dialog = {"layer": settings.dialog.layer, "token_pooling": settings.dialog.token_pooling,
-              "max_length": settings.dialog.max_length}
+              "max_length": settings.dialog.max_length,
+              "model_sha256": weights_sha256(resolve_model_dir(settings.dialog.model))}
     return {"visual": visual, "dialog": dialog}
 
 

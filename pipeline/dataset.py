@@ -33,9 +33,11 @@ class DatasetLayout:
     track_scale: float
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "DatasetLayout":
+    def from_config(cls, config: dict[str, Any], root: str | Path | None = None) -> "DatasetLayout":
+        """The dataset section's paths under ``dataset.root`` (or under ``root``: another folder in the
+        same layout, e.g. movies to predict on)."""
         ds = config["dataset"]
-        root = Path(ds["root"])
+        root = Path(root or ds["root"])
         labels = ds["labels"]
         return cls(
             root=root,
@@ -88,6 +90,11 @@ class DatasetLayout:
             if match and candidate.is_file():
                 files[match.group(1)] = candidate
         return files
+
+
+def prediction_layout(config: dict[str, Any], root: str | Path | None = None) -> DatasetLayout:
+    """Where the movies to predict on are: ``root``, else ``predict.root``, else ``dataset.root``."""
+    return DatasetLayout.from_config(config, root or config["predict"]["root"])
 
 
 def read_split_file(path: str | Path) -> dict[str, list[str]]:

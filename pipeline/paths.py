@@ -59,6 +59,10 @@ class WorkPaths:
         return self.work / "eval" / experiment / f"{split}.json"
 
     # prediction ------------------------------------------------------------------------------
+    def predict_checkpoint(self, predict: dict[str, Any]) -> Path:
+        """``predict.checkpoint``, else the ``best.pt`` of ``predict.experiment`` (the train rule's)."""
+        return Path(predict["checkpoint"]) if predict["checkpoint"] else self.model_dir(predict["experiment"]) / "best.pt"
+
     def predict_work(self, movie: str) -> Path:
         """Prediction's own products of a movie: cached features, its sample shards."""
         return self.work / "predict" / movie

@@ -43,8 +43,9 @@ Unlabelled samples (prediction, :mod:`model.predict`)
 -----------------------------------------------------
 A movie without annotations gets one unlabelled sample per clip (:func:`unlabelled_row`): the span
 is the whole clip, the cast is the characters that have face-track features in the clip
-(:func:`tracked_cast`; "lowell" and "leo lowell" are one character, :func:`pipeline.tracks.movie_characters`), there is no true pair (interaction and relationship ``-1``,
-``true_candidate`` ``-1``), the candidates are every ordered pair of the cast, then the
+(:func:`tracked_cast`; "lowell" and "leo lowell" are one character,
+:func:`pipeline.tracks.movie_characters`), there is no true pair (interaction and relationship
+``-1``, ``true_candidate`` ``-1``), the candidates are every ordered pair of the cast, then the
 single-character candidates, unshuffled (a clip without characters has the one candidate "no
 character", i.e. zero tracks), and each pair's context group is (movie, pair, ``-1``): every clip
 where both characters have tracks. The same builder and writer make both kinds of samples.

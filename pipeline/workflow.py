@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.dataset import SPLITS, DatasetLayout, movie_splits, restrict_movies
+from pipeline.dataset import SPLITS, DatasetLayout, movie_splits, prediction_layout, restrict_movies
 from pipeline.paths import WorkPaths
 
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
@@ -52,25 +52,16 @@ def predict_movies(config: dict[str, Any], splits: dict[str, list[str]]) -> list
     return list(config["predict"]["movies"] or splits["test"])
 
 
-def predict_checkpoint(config: dict[str, Any]) -> str:
-    """``predict.checkpoint``, else the ``train`` rule's ``best.pt`` of ``predict.experiment``."""
-    predict = config["predict"]
-    return predict["checkpoint"] or str(WorkPaths(config).model_dir(predict["experiment"]) / "best.pt")
-
-
 def predict_uses_stage_features(config: dict[str, Any], movie: str, movies: list[str]) -> bool:
     """A movie of the run in the dataset's own folder: the visual, dialog and annotations stages'
     files are the prediction's inputs (nothing is extracted twice, and the accuracy is reported)."""
-    root = config["predict"]["root"]
-    return movie in movies and (root is None or Path(root) == Path(config["dataset"]["root"]))
+    return movie in movies and prediction_layout(config).root == DatasetLayout.from_config(config).root
 
 
 def predict_movie_inputs(config: dict[str, Any], movie: str) -> list[str]:
     """The files of a movie that the prediction extracts itself: videos, track names, subtitles
     (an edit reruns it)."""
-    layout = DatasetLayout.from_config({**config, "dataset": {**config["dataset"],
-                                                              "root": config["predict"]["root"] or
-                                                              config["dataset"]["root"]}})
+    layout = prediction_layout(config)
     files = [str(path) for path in (layout.clip_files("videos", movie) or {}).values()]
     if layout.ftrack_ids_file(movie).is_file():
         files.append(str(layout.ftrack_ids_file(movie)))

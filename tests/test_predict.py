@@ -240,6 +240,13 @@ def test_command_line_extracts_with_the_stages_code_caches_and_answers_queries(p
     assert predict_main(base + ["--clip", predictions["clips"][0]["clip"], "--ask"]) == 0
     joint = json.loads(capsys.readouterr().out)["answers"][0]
     assert {key: joint[key] for key in predictions["clips"][0]["joint"]} == predictions["clips"][0]["joint"]
+    # a changed input file is never served from the cache
+    subtitle = sorted((predicted / "data" / "demo" / "clip_srt" / MOVIE).iterdir())[0]
+    subtitle.write_text(subtitle.read_text() + "\n")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="model.predict"):
+        assert predict_main(base) == 0
+    assert "visual features reused" in caplog.text and "dialog features reused" not in caplog.text
 
 
 def test_a_movie_without_subtitles_and_tracks_has_zeros_for_them(predicted, monkeypatch):

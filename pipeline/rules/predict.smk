@@ -7,32 +7,10 @@
 # itself with the same code, cached in work/predict/<movie>/.
 
 
-def predict_features(wildcards):
-    if predict_uses_stage_features(config, wildcards.movie, MOVIES):
-        return {
-            "visual": str(PATHS.visual_features(wildcards.movie)),
-            "dialog": str(PATHS.dialog_features(wildcards.movie)),
-            "annotations": str(PATHS.annotations(wildcards.movie)),
-            "ready": dataset_ready(),
-        }
-    return {
-        "movie": predict_movie_inputs(config, wildcards.movie),
-        "weights": visual_weights_input(config),
-    }
-
-
-def predict_options(wildcards, input):
-    if "visual" in input.keys():
-        return (
-            f"--visual {input.visual} --dialog {input.dialog} --annotations {input.annotations}"
-        )
-    return "--annotations none"
-
-
 rule predict:
     input:
         unpack(predict_features),
-        checkpoint=predict_checkpoint(config),
+        checkpoint=str(PATHS.predict_checkpoint(config["predict"])),
     output:
         predictions=PATHS.results / "predict" / "{movie}" / "predictions.json",
         graph=PATHS.results / "predict" / "{movie}" / "graph.json",
@@ -52,7 +30,7 @@ rule predict:
         mem_mb=6000,
         runtime=120,
     conda:
-        "../../envs/model.yaml"
+        "../../envs/predict.yaml"
     shell:
         "python -m model.predict --settings {params.settings:q} --movie {wildcards.movie}"
         " --checkpoint {input.checkpoint} {params.options} --out-dir {params.out_dir}"
@@ -72,7 +50,7 @@ rule predict_index:
     log:
         "logs/predict/index.log",
     conda:
-        "../../envs/model.yaml"
+        "../../envs/predict.yaml"
     shell:
         "python -m model.predict --settings {params.settings:q} --index {output}"
         " --predictions {input} > {log} 2>&1"
