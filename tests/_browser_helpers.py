@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 
 SETUP = Path(__file__).resolve().parent / "browser" / "setup.sh"
+# Seconds to wait for one answer of the browser: generous, the test machine is often busy.
+TIMEOUT = 120.0
 _SETUP_RESULT: dict[str, str | None] = {}
 
 
@@ -100,7 +102,7 @@ class _Pipe:
         self.events: list[dict[str, Any]] = []
 
     def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict[str, Any]:
+             timeout: float = TIMEOUT) -> dict[str, Any]:
         self.next_id += 1
         message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -109,20 +111,20 @@ class _Pipe:
         wanted = self.next_id
         deadline = time.monotonic() + timeout
         while True:
-            reply = self._read(deadline)
+            reply = self._read(deadline, method)
             if reply.get("id") == wanted:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply.get("result", {})
             self.events.append(reply)
 
-    def wait_for(self, method: str, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_for(self, method: str, timeout: float = TIMEOUT) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         for event in self.events:
             if event.get("method") == method:
                 return event
         while True:
-            event = self._read(deadline)
+            event = self._read(deadline, method)
             self.events.append(event)
             if event.get("method") == method:
                 return event
@@ -132,15 +134,15 @@ class _Pipe:
         deadline = time.monotonic() + seconds
         while True:
             try:
-                self.events.append(self._read(deadline))
+                self.events.append(self._read(deadline, "events"))
             except TimeoutError:
                 return
 
-    def _read(self, deadline: float) -> dict[str, Any]:
+    def _read(self, deadline: float, waiting_for: str) -> dict[str, Any]:
         while b"\0" not in self.buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.reply_read], [], [], left)[0]:
-                raise TimeoutError("chromium did not answer in time")
+                raise TimeoutError(f"chromium did not answer in time ({waiting_for})")
             chunk = os.read(self.reply_read, 1 << 20)
             if not chunk:
                 raise RuntimeError("chromium closed the DevTools pipe")

@@ -12,10 +12,10 @@ rule predict:
         unpack(predict_features),
         checkpoint=str(PATHS.predict_checkpoint(config["predict"])),
     output:
-        predictions=PATHS.results / "predict" / "{movie}" / "predictions.json",
-        graph=PATHS.results / "predict" / "{movie}" / "graph.json",
-        png=PATHS.results / "predict" / "{movie}" / "graph.png",
-        html=PATHS.results / "predict" / "{movie}" / "index.html",
+        predictions=PATHS.predict_results("{movie}") / "predictions.json",
+        graph=PATHS.predict_results("{movie}") / "graph.json",
+        png=PATHS.predict_results("{movie}") / "graph.png",
+        html=PATHS.predict_results("{movie}") / "index.html",
     params:
         settings=stage_settings("predict"),
         options=predict_options,
