@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   set up .venv (if needed), then Table 7 and every other table on the demo dataset
 #   make test   set up .venv (if needed) and run the test suite
+#   make predict  predictions and social graphs of the demo's test movies (after make demo)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv demo all test test-slow lint bench clean
+.PHONY: venv demo all predict test test-slow lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -29,6 +30,10 @@ demo: venv
 
 all: venv
 	$(BIN)/snakemake --cores $(CORES) all
+
+# Who interacts with whom, doing what, in which relationship: results/predict/index.html.
+predict: venv
+	$(BIN)/snakemake --cores $(CORES) results/predict/index.html
 
 test: venv
 	$(BIN)/python -m pytest

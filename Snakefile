@@ -4,6 +4,7 @@
 #   snakemake --cores 8 results/table7.csv       # the test-set table (and only what it needs)
 #   snakemake --cores 8 all                      # every table, figures 2 and 5, the report
 #   snakemake --profile profiles/slurm all       # on a SLURM cluster
+#   snakemake --cores 8 results/predict/index.html   # predictions on the test movies (make predict)
 #
 # Every rule is a thin call of a Python entry point (python -m ...); see docs/architecture.md.
 from snakemake.utils import min_version
@@ -39,6 +40,7 @@ include: "pipeline/rules/dialog.smk"
 include: "pipeline/rules/samples.smk"
 include: "pipeline/rules/experiments.smk"
 include: "pipeline/rules/tables.smk"
+include: "pipeline/rules/predict.smk"
 
 
 rule all:

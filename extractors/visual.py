@@ -58,12 +58,14 @@ log = logging.getLogger("extractors.visual")
 # Clips of a movie
 
 
-def movie_clips(layout: DatasetLayout, movie: str) -> dict[str, list[str | None] | None]:
+def movie_clips(layout: DatasetLayout, movie: str, tracks_required: bool = True) -> dict[str, list[str | None] | None]:
     """``{clip: track names or None}``: the clips of ``ftrack_ids/<movie>.json`` plus every video file.
 
-    A clip only in the video folder has no tracks (None). Sorted by clip name.
+    A clip only in the video folder has no tracks (None). Sorted by clip name. Without
+    ``tracks_required`` (prediction) a movie without a track-names file has no tracks at all.
     """
-    names = load_track_names(layout.ftrack_ids_file(movie))
+    names_file = layout.ftrack_ids_file(movie)
+    names = load_track_names(names_file) if tracks_required or names_file.is_file() else {}
     clips: dict[str, list[str | None] | None] = {clip: None for clip in layout.clip_files("videos", movie) or {}}
     clips.update(names)
     if not clips:
@@ -284,12 +286,13 @@ def parts_folder(out: Path, digest: str) -> Path:
     return out.parent / f"{out.stem}.parts" / digest
 
 
-def extract_movie(settings: VisualSettings, movie: str, out: str | Path) -> dict[str, Any]:
+def extract_movie(settings: VisualSettings, movie: str, out: str | Path,
+                  tracks_required: bool = True) -> dict[str, Any]:
     """Write the visual features of ``movie`` to ``out`` and its report beside it; return counts and timings.
 
     Every clip is probed before any model work: a missing or corrupt video or face-track file stops
     the run with one message (``on_error.visual: fail``), or leaves that clip out, listed with the
-    reason in the report (``skip``).
+    reason in the report (``skip``). ``tracks_required``: see :func:`movie_clips`.
     """
     from tqdm import tqdm
 
@@ -298,7 +301,7 @@ def extract_movie(settings: VisualSettings, movie: str, out: str | Path) -> dict
     report = StageReport("visual", movie, settings.on_error)
     plans: list[ClipPlan] = []
     try:
-        clips = movie_clips(settings.layout, movie)
+        clips = movie_clips(settings.layout, movie, tracks_required)
     except DatasetError as exc:
         if settings.on_error != "skip":
             raise

@@ -73,12 +73,17 @@ class Batch:
 
 
 def make_batch(shard: SampleShard, sample_ids: Sequence[int], experiment: Experiment, *,
-               rel_clips: int | None = None, rng: np.random.Generator | None = None) -> Batch:
-    """Gather a batch for ``experiment``; ``rng`` draws context members (training), else evenly spaced."""
+               rel_clips: int | None = None, rng: np.random.Generator | None = None,
+               all_candidates: bool = False) -> Batch:
+    """Gather a batch for ``experiment``; ``rng`` draws context members (training), else evenly spaced.
+
+    ``all_candidates``: score every candidate pair also with a model of the true pair only
+    (prediction on unlabelled samples, which have no true pair).
+    """
     ids = np.asarray(sample_ids, dtype=np.int64)
     B = ids.size
     k_context = rel_clips if rel_clips is not None else experiment.rel_clips
-    if experiment.predicts_characters:
+    if experiment.predicts_characters or all_candidates:
         N = shard.max_candidates
         subject_rows = shard.candidates[ids, :, 0]
         object_rows = shard.candidates[ids, :, 1]
@@ -132,7 +137,8 @@ def make_batch(shard: SampleShard, sample_ids: Sequence[int], experiment: Experi
     dialog = features("samples/dialog", clip_table, "dialog" in experiment.modalities)
     subject_tracks = features("characters/track", subject_table, experiment.uses_tracks)
     object_tracks = features("characters/track", object_table, experiment.uses_tracks)
-    pair_relationship = np.where(pair_group >= 0, shard.group_relationship[np.maximum(pair_group, 0)], -1)
+    pair_relationship = (np.where(pair_group >= 0, shard.group_relationship[np.maximum(pair_group, 0)], -1)
+                         if shard.group_relationship.size else np.full(pair_group.shape, -1))  # no group at all
     return Batch(
         sample_ids=torch.from_numpy(ids),
         clip_visual=torch.from_numpy(visual), clip_dialog=torch.from_numpy(dialog),

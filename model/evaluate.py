@@ -51,7 +51,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from model.checkpoint import load_checkpoint
+from model.checkpoint import check_features, load_checkpoint
 from model.config import RunConfig
 from model.data import iterate_batches
 from model.heads import InteractionRelationshipModel
@@ -285,14 +285,15 @@ def evaluation_report(checkpoints: Sequence[Path], samples: Path, device: torch.
 
 
 def check_compatible(shard: SampleShard, info: dict[str, Any], checkpoint: Path) -> None:
-    """The shard must have the model's feature dims and class counts."""
+    """The shard must have the model's feature dims, class counts, pooling and features."""
     expected = info["shard"]
-    found = {"visual_dim": shard.visual_dim, "dialog_dim": shard.dialog_dim,
-             "num_interactions": shard.num_interactions, "num_relationships": shard.num_relationships,
+    found = {"num_interactions": shard.num_interactions, "num_relationships": shard.num_relationships,
              "pooling": shard.pooling}
     wrong = {key: (expected.get(key), value) for key, value in found.items() if expected.get(key) != value}
     if wrong:
         raise PipelineError(f"{shard.path}: does not match the model of {checkpoint} (model vs shard): {wrong}")
+    check_features(checkpoint, expected, str(shard.path), {"visual_dim": shard.visual_dim,
+                                                           "dialog_dim": shard.dialog_dim}, shard.features)
 
 
 @dataclass(frozen=True)

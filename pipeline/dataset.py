@@ -46,9 +46,11 @@ class DatasetLayout:
     track_scale: float
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "DatasetLayout":
+    def from_config(cls, config: dict[str, Any], root: str | Path | None = None) -> "DatasetLayout":
+        """The dataset section's paths under ``dataset.root`` (or under ``root``: another folder in the
+        same layout, e.g. movies to predict on)."""
         ds = config["dataset"]
-        root = Path(ds["root"])
+        root = Path(root or ds["root"])
         labels = ds["labels"]
         return cls(
             root=root,
@@ -107,6 +109,11 @@ class DatasetLayout:
             if match and candidate.is_file():
                 files[check_name(match.group(1), "clip name", candidate)] = candidate
         return files
+
+
+def prediction_layout(config: dict[str, Any], root: str | Path | None = None) -> DatasetLayout:
+    """Where the movies to predict on are: ``root``, else ``predict.root``, else ``dataset.root``."""
+    return DatasetLayout.from_config(config, root or config["predict"]["root"])
 
 
 _CLIP_MARKER = "\x00clip\x00"   # stands for {clip} when a movie's folder is listed

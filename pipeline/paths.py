@@ -62,6 +62,22 @@ class WorkPaths:
     def evaluation(self, experiment: str, split: str) -> Path:
         return self.work / "eval" / experiment / f"{split}.json"
 
+    # prediction ------------------------------------------------------------------------------
+    def predict_checkpoint(self, predict: dict[str, Any]) -> Path:
+        """``predict.checkpoint``, else the ``best.pt`` of ``predict.experiment`` (the train rule's)."""
+        return Path(predict["checkpoint"]) if predict["checkpoint"] else self.model_dir(predict["experiment"]) / "best.pt"
+
+    def predict_work(self, movie: str) -> Path:
+        """Prediction's own products of a movie: cached features, its sample shards."""
+        return self.work / "predict" / movie
+
+    def predict_results(self, movie: str) -> Path:
+        """``predictions.json``, ``graph.json``, ``graph.png``, ``index.html`` of a movie."""
+        return self.results / "predict" / movie
+
+    def predict_index(self) -> Path:
+        return self.results / "predict" / "index.html"
+
 
 def repeat_dir(model_dir: str | Path, repeat: int) -> Path:
     """The folder of repeat ``repeat`` of an experiment: the model folder itself for repeat 0,

@@ -39,19 +39,32 @@ What a sample holds (paper Sec. 3, LIReC §1.3-1.8)
   annotation file (the movie's clip order). The model draws up to K members of a group (random in
   training, evenly spaced at test; :mod:`model.data`).
 
+Unlabelled samples (prediction, :mod:`model.predict`)
+-----------------------------------------------------
+A movie without annotations gets one unlabelled sample per clip (:func:`unlabelled_row`): the span
+is the whole clip, the cast is the characters that have face-track features in the clip
+(:func:`tracked_cast`; "lowell" and "leo lowell" are one character,
+:func:`pipeline.tracks.movie_characters`), there is no true pair (interaction and relationship
+``-1``, ``true_candidate`` ``-1``), the candidates are every ordered pair of the cast, then the
+single-character candidates, unshuffled (a clip without characters has the one candidate "no
+character", i.e. zero tracks), and each pair's context group is (movie, pair, ``-1``): every clip
+where both characters have tracks. The same builder and writer make both kinds of samples.
+
 The assembly is a pure per-clip builder (:func:`clip_samples`: one clip's rows and features in, its
-samples out) and a short writer (:func:`assemble_samples`) that numbers characters, persons and
-context groups across the split and writes the shard movie by movie.
+samples out) and a short writer (:func:`write_samples`; :func:`assemble_samples` reads the
+annotation files for it) that numbers characters, persons and context groups across the split and
+writes the shard movie by movie.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -60,7 +73,7 @@ from pipeline.dataset import DatasetLayout, read_split_file
 from pipeline.errors import PipelineError
 from pipeline.formats.annotations import NO_RELATIONSHIP, AnnotationRow, read_annotation_rows
 from pipeline.formats.dialog import DialogClip, DialogFeatureReader
-from pipeline.formats.shard import NO_CHARACTER, ShardWriter
+from pipeline.formats.shard import NO_CHARACTER, UNLABELLED, ShardWriter
 from pipeline.formats.stage_report import StageReport, read_stage_report, report_path
 from pipeline.formats.visual import VisualClip, VisualFeatureReader
 from pipeline.labels import LabelMaps
@@ -106,9 +119,9 @@ class SampleSettings:
 @dataclass
 class MovieInputs:
     movie: str
-    annotations: Path
+    annotations: Path | None     # None: unlabelled samples (prediction)
     visual: Path
-    dialog: Path
+    dialog: Path | None          # None: no subtitles (dialog vectors are zeros)
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,15 +189,39 @@ def clip_cast(rows: Sequence[AnnotationRow]) -> list[str]:
     for row in rows:
         names.extend(row.characters)
     for row in rows:
-        names.extend([row.subject, row.object])
+        names.extend(name for name in (row.subject, row.object) if name is not None)
     return list(dict.fromkeys(names))
 
 
-def candidate_pairs(subject: str, object_: str, cast: Sequence[str], limit: int) -> list[tuple[str | None, str | None]]:
-    """LIReC's candidate list (true pair first, its reverse, other ordered pairs, singles), capped."""
+def tracked_cast(visual: VisualClip | None, characters: Mapping[str, str]) -> list[str]:
+    """The characters with face-track features in the clip, in track order; ``characters`` maps a
+    track's canonical label to its character (:func:`pipeline.tracks.movie_characters`)."""
+    if visual is None:
+        return []
+    return list(dict.fromkeys(characters.get(track.character, track.character) for track in visual.tracks
+                              if track.character and track.windows.size))
+
+
+def unlabelled_row(clip: str, cast: Sequence[str]) -> AnnotationRow:
+    """The unlabelled whole-clip sample of a clip (prediction): no true pair, no labels."""
+    return AnnotationRow(clip=clip, start=0.0, end=float("inf"), subject=None, object=None, interaction=UNLABELLED,
+                         relationship=NO_RELATIONSHIP, overlapping=[], characters=list(cast))
+
+
+def candidate_pairs(subject: str | None, object_: str | None, cast: Sequence[str],
+                    limit: int) -> list[tuple[str | None, str | None]]:
+    """LIReC's candidate list (true pair first, its reverse, other ordered pairs, singles), capped.
+
+    Without a true pair (``subject`` None, an unlabelled sample): every ordered pair of the cast,
+    then the singles; ``[(None, None)]`` (zero tracks) when the cast is empty.
+    """
+    singles = [single for name in cast for single in ((name, None), (None, name))]
+    if subject is None:
+        pairs = [(a, b) for a in cast for b in cast if a != b] + singles
+        return (pairs or [(None, None)])[:limit]
     pairs: list[tuple[str | None, str | None]] = [(subject, object_), (object_, subject)]
     pairs += [(a, b) for a in cast for b in cast if a != b and (a, b) not in pairs[:2]]
-    pairs += [single for name in cast for single in ((name, None), (None, name))]
+    pairs += singles
     return pairs[:limit]
 
 
@@ -245,25 +282,27 @@ def clip_samples(movie: str, clip: str, rows: Sequence[AnnotationRow], visual: V
             result.dialog[i] = pool_rows(dialog.vectors[sentences], pooling, dialog_dim)
             result.has_dialog[i] = bool(sentences.size)
         # Relationship context: the sample joins every ordered pair's group, then its own label's.
+        labelled = row.subject is not None
         pair_key = {(a, b): (a, b, relationship_at(a, b)) for a in cast for b in cast if a != b}
         own_key = (row.subject, row.object, row.relationship)
-        result.memberships.append(list(pair_key.values()) + [own_key])
-        # Candidate pairs (LIReC §1.7), shuffled with a per-sample seeded generator.
+        result.memberships.append(list(pair_key.values()) + ([own_key] if labelled else []))
+        # Candidate pairs (LIReC §1.7), shuffled with a per-sample seeded generator (labelled samples).
         pairs = candidate_pairs(row.subject, row.object, cast, max_candidates)
-        order = _sample_rng(seed, movie, clip, i).permutation(len(pairs))
+        order = _sample_rng(seed, movie, clip, i).permutation(len(pairs)) if labelled else np.arange(len(pairs))
         # the same interaction instance (class and span) also runs object -> subject
-        bidirectional = any(other.subject == row.object and other.object == row.subject
-                            and other.interaction == row.interaction
-                            and (other.start, other.end) == (row.start, row.end) for other in rows)
+        bidirectional = labelled and any(other.subject == row.object and other.object == row.subject
+                                         and other.interaction == row.interaction
+                                         and (other.start, other.end) == (row.start, row.end) for other in rows)
         slot_keys: list[GroupKey | None] = []
         for slot, original in enumerate(order):
             a, b = pairs[original]
+            is_true = labelled and original == 0
             result.candidates[i, slot] = (index_of[a] if a is not None else NO_CHARACTER,
                                           index_of[b] if b is not None else NO_CHARACTER)
-            slot_keys.append(None if a is None or b is None else own_key if original == 0 else pair_key[(a, b)])
-            if original == 0:
+            slot_keys.append(None if a is None or b is None else own_key if is_true else pair_key[(a, b)])
+            if is_true:
                 result.true_candidate[i, 0] = slot
-            elif original == 1 and bidirectional:
+            elif labelled and original == 1 and bidirectional:
                 result.true_candidate[i, 1] = slot
         result.candidate_pair.append(slot_keys)
         result.candidate_count[i] = len(pairs)
@@ -345,7 +384,7 @@ def _kept_rows(inputs: MovieInputs, labels: LabelMaps, report: StageReport, on_e
         report.skip(f"row:{inputs.movie}/{entry['row']}", inputs.annotations, entry["reason"])
     left_out: dict[str, str] = {}
     for stage, features in (("visual", inputs.visual), ("dialog", inputs.dialog)):
-        if report_path(features).is_file():
+        if features is not None and report_path(features).is_file():
             for entry in read_stage_report(report_path(features)).skipped:
                 left_out.setdefault(entry["item"], f"{stage} stage: {entry['reason']}")
     if f"movie:{inputs.movie}" in left_out:
@@ -378,23 +417,58 @@ def _check_clip_features(report: StageReport, inputs: MovieInputs, clip: str, ro
                                    "shorter than its annotations; their visual vectors come from its last window")
 
 
+def _feature_identity(movies: Sequence[MovieInputs]) -> dict[str, dict[str, Any] | None]:
+    """Which visual and dialog features the movies' files hold (their identity attributes); every
+    file must hold the same (None: no file of that kind)."""
+    found: dict[str, tuple[Path, dict[str, Any]] | None] = {"visual": None, "dialog": None}
+    for inputs in movies:
+        for kind, reader in (("visual", VisualFeatureReader), ("dialog", DialogFeatureReader)):
+            path = getattr(inputs, kind)
+            if path is None:
+                continue
+            with reader(path) as handle:
+                identity = handle.identity()
+            if found[kind] is None:
+                found[kind] = (path, identity)
+            elif found[kind][1] != identity:
+                first, expected = found[kind]
+                wrong = {key: (expected.get(key), identity.get(key)) for key in sorted(set(expected) | set(identity))
+                         if expected.get(key) != identity.get(key)}
+                raise SamplesError(f"{path}: other {kind} features than {first} ({first.name} vs {path.name}: {wrong}); "
+                                   "extract every movie with the same settings")
+    return {kind: None if value is None else value[1] for kind, value in found.items()}
+
+
 def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, split: str,
-                     labels: LabelMaps, max_candidates: int, seed: int, on_error: str = "fail") -> dict[str, int]:
-    """Write the shard ``out`` (and its report beside it) for ``movies``; return counts. See the
-    module docstring."""
+                     labels: LabelMaps, max_candidates: int, seed: int,
+                     dims: tuple[int, int] | None = None, on_error: str = "fail") -> dict[str, int]:
+    """Write the shard ``out`` (and its report beside it) for ``movies`` from their annotation files;
+    return counts. See the module docstring. ``dims`` (C, D): the feature dimensions, else read from
+    the feature files. The samples of clips an upstream stage left out are left out (their reports)."""
     if pooling not in POOLINGS:
         raise SamplesError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
-    started = time.time()
-    report = StageReport("samples", f"{pooling}/{split}", on_error)
     # Pass 1: annotations only -> sizes, so features go into preallocated contiguous datasets.
+    report = StageReport("samples", f"{pooling}/{split}", on_error)
     rows_per_movie = [_kept_rows(m, labels, report, on_error) for m in movies]
-    clips_per_movie = [_rows_by_clip(rows) for rows in rows_per_movie]
-    num_samples = sum(len(rows) for rows in rows_per_movie)
-    num_characters = sum(len(rows) * len(clip_cast(rows)) for clips in clips_per_movie for rows in clips.values())
-    if num_samples == 0:
+    if not any(rows_per_movie):
         raise SamplesError(f"no annotated interactions in the {split} movies "
                            f"({', '.join(m.movie for m in movies) or 'none'}); nothing to assemble")
-    visual_dim, dialog_dim = _feature_dims(movies)
+    return write_samples(movies, [_rows_by_clip(rows) for rows in rows_per_movie], out, pooling=pooling, split=split,
+                         labels=labels, max_candidates=max_candidates, seed=seed, dims=dims or _feature_dims(movies),
+                         report=report)
+
+
+def write_samples(movies: Sequence[MovieInputs], clips_per_movie: Sequence[dict[str, list[AnnotationRow]]], out: Path,
+                  *, pooling: str, split: str, labels: LabelMaps, max_candidates: int, seed: int,
+                  dims: tuple[int, int], report: StageReport | None = None) -> dict[str, int]:
+    """Write the shard ``out``: the samples of ``clips_per_movie`` (per movie, clip -> rows, in clip
+    order; labelled rows or :func:`unlabelled_row`), features from each movie's files; with a
+    ``report``, what was left out and the warnings go beside the shard."""
+    started = time.time()
+    num_samples = sum(len(rows) for clips in clips_per_movie for rows in clips.values())
+    num_characters = sum(len(rows) * len(clip_cast(rows)) for clips in clips_per_movie for rows in clips.values())
+    visual_dim, dialog_dim = dims
+    identity = _feature_identity(movies)
     persons: dict[tuple[int, str], int] = {}
     groups = GroupTable()
     counts = {"missing_visual_clips": 0, "missing_dialog_clips": 0, "samples_without_dialog": 0}
@@ -413,13 +487,15 @@ def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, 
             relationships = PairRelationships(labels.opposite)
             first_sample, first_char = sample, char_row
             movie_visual, movie_dialog, movie_tracks = [], [], []
-            with VisualFeatureReader(inputs.visual) as visual_file, DialogFeatureReader(inputs.dialog) as dialog_file:
+            with VisualFeatureReader(inputs.visual) as visual_file, _dialog_reader(inputs.dialog) as dialog_file:
                 for clip, rows in clips.items():
                     relationships.update(_direct_relationships(rows))
-                    visual, dialog = visual_file.clip(clip), dialog_file.clip(clip)
+                    visual = visual_file.clip(clip)
+                    dialog = dialog_file.clip(clip) if dialog_file is not None else None
+                    if report is not None:
+                        _check_clip_features(report, inputs, clip, rows, visual)
                     counts["missing_visual_clips"] += visual is None
                     counts["missing_dialog_clips"] += dialog is None
-                    _check_clip_features(report, inputs, clip, rows, visual)
                     if dialog is not None and dialog.vectors.shape[1] != dialog_dim:
                         raise SamplesError(f"{inputs.dialog}: clip {clip} has dialog dim {dialog.vectors.shape[1]}, "
                                            f"expected {dialog_dim}")
@@ -453,19 +529,27 @@ def assemble_samples(movies: Sequence[MovieInputs], out: Path, *, pooling: str, 
             "missing_dialog_clips": counts["missing_dialog_clips"],
             "samples_without_dialog": counts["samples_without_dialog"],
             "characters_with_track": counts["characters_with_track"],
+            "visual_features": json.dumps(identity["visual"], sort_keys=True),
+            "dialog_features": json.dumps(identity["dialog"], sort_keys=True),
         }
         writer.finish(clips=clip_names, movies=[m.movie for m in movies],
                       persons=[key for key, _ in person_items], groups=groups.items(), attrs=attrs)
-    counts.update(num_samples=num_samples, num_characters=num_characters, num_groups=len(groups.members),
-                  skipped=len(report.skipped), warnings=len(report.warnings))
-    report.counts = dict(counts)
-    report.write(out)
+    counts.update(num_samples=num_samples, num_characters=num_characters, num_groups=len(groups.members))
+    if report is not None:
+        counts.update(skipped=len(report.skipped), warnings=len(report.warnings))
+        report.counts = dict(counts)
+        report.write(out)
     LOG.info("%s: %d samples, %d character rows (%d with a track), %d context groups from %d movies; "
              "%d clips without visual, %d without dialog features, %d samples without dialog; %.1fs",
              out, num_samples, num_characters, counts["characters_with_track"], len(groups.members), len(movies),
              counts["missing_visual_clips"], counts["missing_dialog_clips"], counts["samples_without_dialog"],
              time.time() - started)
     return counts
+
+
+def _dialog_reader(path: Path | None) -> DialogFeatureReader | contextlib.nullcontext:
+    """The movie's dialog file, or (no subtitles) a context yielding None: zero dialog vectors."""
+    return DialogFeatureReader(path) if path is not None else contextlib.nullcontext()
 
 
 def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, str], int], movie_index: int,
@@ -486,8 +570,9 @@ def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, 
         index["overlap"][sample, [x for x in row.overlapping if x != row.interaction]] = True
         index["relationship"][sample] = row.relationship
         row_of = {name: first_row + k for k, name in enumerate(built.cast)}
-        index["subject_row"][sample] = row_of[row.subject]
-        index["object_row"][sample] = row_of[row.object]
+        labelled = row.subject is not None
+        index["subject_row"][sample] = row_of[row.subject] if labelled else NO_CHARACTER
+        index["object_row"][sample] = row_of[row.object] if labelled else NO_CHARACTER
 
         def group_of(key: GroupKey) -> int:
             subject, object_, relationship = key
@@ -495,7 +580,7 @@ def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, 
                                relationship), (sample, row_of[subject], row_of[object_]))
 
         joined = [group_of(key) for key in built.memberships[i]]
-        index["rel_key"][sample] = joined[-1]
+        index["rel_key"][sample] = joined[-1] if labelled else -1   # the sample's own label's group
         group_by_key = dict(zip(built.memberships[i], joined))
         count = int(built.candidate_count[i])
         local = built.candidates[i, :count]

@@ -72,7 +72,9 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("report", "model.report", ("report",), ("dataset.format", "evaluation.bootstrap"),
           "model.report:ReportSettings"),
     Stage("benchmarks", "pipeline.benchmarks", ("benchmark_summary",), (), "pipeline.benchmarks:BenchmarkSettings"),
-    Stage("predict", "model.predict", (), ("train.device",), "model.predict:PredictSettings"),
+    Stage("predict", "model.predict", ("predict", "predict_index"),
+          ("predict", "visual", "dialog", "dataset", "samples", "seed", "work_dir", "results_dir", "train.device"),
+          "model.predict:PredictSettings"),
 )}
 
 

@@ -64,6 +64,21 @@ def track_matches_character(track_name: str | None, character: str) -> bool:
     return track == wanted or track in wanted.split(" ")
 
 
+def movie_characters(track_names: Sequence[str | None]) -> dict[str, str]:
+    """Characters of a movie known only from its track labels: canonical label -> character name.
+
+    By the identity rule a label that is one word of exactly one other label of the movie names the
+    same character ("lowell" -> "leo lowell"); a label that fits several ("rita" with "rita hayes"
+    and "rita moreno") or none stays a character of its own. Non-character labels are left out.
+    """
+    labels = sorted({name for name in map(track_character, track_names) if name is not None})
+    characters = {}
+    for label in labels:
+        fuller = [other for other in labels if other != label and track_matches_character(label, other)]
+        characters[label] = fuller[0] if len(fuller) == 1 else label
+    return characters
+
+
 @dataclass(frozen=True)
 class FaceDetection:
     """One face box of a track: clip-relative frame index and seconds, box in video pixels."""

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.dataset import SPLITS, DatasetError, DatasetLayout, movie_splits, restrict_movies
+from pipeline.dataset import SPLITS, DatasetError, DatasetLayout, movie_splits, prediction_layout, restrict_movies
 from pipeline.paths import WorkPaths
 
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
@@ -63,6 +63,27 @@ def dialog_dataset_inputs(config: dict[str, Any], movie: str) -> list[str]:
         return []
     files = DatasetLayout.from_config(config).clip_files("subtitles", movie) or {}
     return [str(path) for path in files.values()]
+
+
+def predict_movies(config: dict[str, Any], splits: dict[str, list[str]]) -> list[str]:
+    """The movies of ``results/predict/index.html``: ``predict.movies``, else the test split's."""
+    return list(config["predict"]["movies"] or splits["test"])
+
+
+def predict_uses_stage_features(config: dict[str, Any], movie: str, movies: list[str]) -> bool:
+    """A movie of the run in the dataset's own folder: the visual, dialog and annotations stages'
+    files are the prediction's inputs (nothing is extracted twice, and the accuracy is reported)."""
+    return movie in movies and prediction_layout(config).root == DatasetLayout.from_config(config).root
+
+
+def predict_movie_inputs(config: dict[str, Any], movie: str) -> list[str]:
+    """The files of a movie that the prediction extracts itself: videos, track names, subtitles
+    (an edit reruns it)."""
+    layout = prediction_layout(config)
+    files = [str(path) for path in (layout.clip_files("videos", movie) or {}).values()]
+    if layout.ftrack_ids_file(movie).is_file():
+        files.append(str(layout.ftrack_ids_file(movie)))
+    return files + [str(path) for path in (layout.clip_files("subtitles", movie) or {}).values()]
 
 
 def visual_weights_input(config: dict[str, Any]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Running the real workflow (the Snakemake CLI) on the tiny demo config, for the workflow tests."""
+"""The workflow on the tiny demo through the Snakemake CLI, shared by the workflow, cluster and
+prediction tests."""
 from __future__ import annotations
 
 import os
@@ -18,14 +19,18 @@ TINY_CONFIG = {
 }
 
 
+def job_environment(repository: Path = REPO_ROOT) -> dict[str, str]:
+    """Offline model hubs; PYTHONPATH makes jobs in another directory import ``repository``'s code."""
+    return dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(repository),
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
 def run_snakemake(workdir: Path, *args: str, check: bool = True, config: dict = TINY_CONFIG,
                   snakefile: Path = REPO_ROOT / "Snakefile", timeout: int = 1800) -> subprocess.CompletedProcess:
     """``snakemake --directory workdir`` on the repository's config plus ``config`` (as overrides)."""
     overrides = workdir / "tiny_config.yaml"
     overrides.write_text(yaml.safe_dump(config))
-    # The jobs run in the work directory: PYTHONPATH makes them import the workflow's code.
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(Path(snakefile).parent),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = job_environment(Path(snakefile).parent)
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
                "--configfile", str(Path(snakefile).parent / "workflow_config.yaml"), str(overrides), *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=workdir)

@@ -1,9 +1,12 @@
-"""Shared pytest set-up: offline model hubs, repository root on sys.path, fast CPU torch."""
+"""Shared pytest set-up: offline model hubs, repository root on sys.path, fast CPU torch; the tiny
+workflow run that several test modules read (``table1_run``)."""
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Real MovieGraphs release files of one movie, kept in the repository (tests/fixtures/README.md).

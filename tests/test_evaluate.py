@@ -128,40 +128,6 @@ def test_brute_force_joint_agrees_on_random_tensors():
         best = max(((p, a, r) for p, a, r in itertools.product(range(4), range(3), range(2)) if mask[s, p]),
                    key=lambda x: interaction[s, x[0], x[1]] + relationship[s, x[0], x[2]])
         assert hits[s] == (best == (true_pair[s, 0], target_int[s], target_rel[s]))
-
-
-def test_predict_answers_the_figure6_questions(tmp_path):
-    import torch
-
-    from pipeline.formats.shard import SampleShard
-    from model.checkpoint import load_checkpoint
-    from model.predict import predict_clip
-
-    train, val, classes = learnable_shards(tmp_path, train_movies=2, val_movies=1, clips_per_movie=6)
-    run = RunConfig.from_config(experiment_config("int_rel_char", epochs=2), "exp")
-    train_model(run, train, val, tmp_path / "model", progress=False)
-    model, run, _ = load_checkpoint(tmp_path / "model" / "best.pt", torch.device("cpu"))
-    shard = SampleShard(val)
-    sample = int(np.flatnonzero(shard.relationship >= 0)[0])
-    prediction = predict_clip(model, run, shard, sample)
-    count = int(shard.candidate_count[sample])
-    assert prediction.score_tensor.shape == (count, classes.num_interactions, classes.num_relationships)
-    s_int, s_rel = prediction.interaction_scores, prediction.relationship_scores
-    a, r, slot = shard.interaction[sample], shard.relationship[sample], shard.true_candidate[sample, 0]
-    assert prediction.truth == {"pair": prediction.candidates[slot], "interaction": classes.interactions[a],
-                                "relationship": classes.relationships[r]}
-    assert prediction.who == prediction.candidates[int(np.argmax(s_int[:, a] + s_rel[:, r]))]
-    assert prediction.doing_what == classes.interactions[int(np.argmax(s_int[slot]))]
-    assert prediction.what_relationship == classes.relationships[int(np.argmax(s_rel[slot]))]
-    p, a_hat, r_hat = np.unravel_index(np.argmax(prediction.score_tensor), prediction.score_tensor.shape)
-    assert prediction.jointly["pair"] == prediction.candidates[p]
-    assert (prediction.jointly["interaction"], prediction.jointly["relationship"]) == (
-        classes.interactions[a_hat], classes.relationships[r_hat])
-    json.dumps(prediction.to_dict())  # JSON-ready
-    with pytest.raises(ValueError, match="out of range"):
-        predict_clip(model, run, shard, len(shard))
-
-
 # --- protocols: the paper's text and the authors' code (hand-counted cases) -------------------------
 def test_lirec_relationship_hits_count_per_sample_with_the_reversed_pair():
     true_scores = np.array([[0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.2, 0.1, 0.7], [0.9, 0.0, 0.0]])

@@ -13,8 +13,11 @@ from _model_helpers import (DialogClip, VisualClip, annotation_row, tiny_classes
 from model.data import choose_context
 from pipeline.formats.shard import SampleShard
 from pipeline.errors import PipelineError
-from pipeline.samples import MovieInputs, assemble_samples, span_windows
+from pipeline.formats.visual import VisualFeatureReader
+from pipeline.samples import (MovieInputs, assemble_samples, span_windows, tracked_cast, unlabelled_row,
+                              write_samples)
 from pipeline.samples import main as samples_main
+from pipeline.tracks import movie_characters
 
 CLASSES = tiny_classes()
 C1, C2 = "scene-001.ss-0001.es-0002", "scene-002.ss-0003.es-0003"
@@ -242,3 +245,40 @@ def test_entry_point_reads_split_and_label_files(tmp_path, caplog):
     with caplog.at_level("ERROR", logger="pipeline.samples"):
         assert samples_main(args) == 2
     assert "interaction 1 outside" in caplog.text and not out.exists()
+
+
+def test_unlabelled_whole_clip_samples_for_prediction(tmp_path):
+    """One sample per clip without annotations: cast from the tracks, every pair, one group per pair."""
+    inputs = _tiny_movie(tmp_path / "in")
+    with VisualFeatureReader(inputs.visual) as visual:
+        characters = movie_characters([track.character for clip in (C1, C2) for track in visual.clip(clip).tracks])
+        casts = {clip: tracked_cast(visual.clip(clip), characters) for clip in (C1, C2)}
+    assert casts == {C1: ["ann", "bob"], C2: []}        # the unnamed track is no character; c2 has no tracks
+    clips = {clip: [unlabelled_row(clip, cast)] for clip, cast in casts.items()}
+    out = tmp_path / "clips.h5"
+    write_samples([MovieInputs("m1", None, inputs.visual, None)], [clips], out, pooling="max", split="predict",
+                  labels=CLASSES, max_candidates=6, seed=0, dims=(2, 3))
+    shard = SampleShard(out)
+    assert _candidate_names(shard, 0) == [("ann", "bob"), ("bob", "ann"), ("ann", None), (None, "ann"),
+                                          ("bob", None), (None, "bob")]     # in order: no true pair to hide
+    assert _candidate_names(shard, 1) == [(None, None)]                   # no character: zero tracks
+    assert shard.interaction.tolist() == [-1, -1] and shard.relationship.tolist() == [-1, -1]
+    assert shard.rel_key.tolist() == [-1, -1] and (shard.true_candidate == -1).all()
+    assert _group(shard, "ann", "bob", -1) == [0] and _group(shard, "bob", "ann", -1) == [0]
+    assert shard.candidate_group[1, 0] == -1
+    with h5py.File(out, "r") as f:   # the whole clip: every window pooled, dialog zeros (no subtitles)
+        np.testing.assert_array_equal(f["samples/visual"][0], [3, 5])
+        np.testing.assert_array_equal(f["samples/dialog"][()], np.zeros((2, 3)))
+    assert shard.features == {"visual": {"backbone": "synthetic"}, "dialog": None}
+
+
+def test_feature_files_of_other_features_cannot_share_a_shard(tmp_path):
+    first, second = _tiny_movie(tmp_path / "a"), _tiny_movie(tmp_path / "b")
+    with h5py.File(second.visual, "a") as f:
+        f.attrs["backbone"] = "resnext101"
+    second.movie = "m2"
+    with pytest.raises(PipelineError, match=r"b/visual/m1\.h5: other visual features than .*a/visual/m1\.h5"):
+        assemble_samples([first, second], tmp_path / "x.h5", pooling="max", split="train", labels=CLASSES,
+                         max_candidates=20, seed=0)
+    shard = SampleShard(_assemble(tmp_path / "c"))
+    assert shard.features == {"visual": {"backbone": "synthetic"}, "dialog": {}}

@@ -83,7 +83,7 @@ OUTPUTS = 3
 
 
 def _layer(module: str) -> int:
-    if module in ("model.tables", "model.report", "model.predict"):
+    if module in ("model.tables", "model.report", "model.predict", "model.predict_page", "model.social_graph"):
         return OUTPUTS
     if module.startswith("model"):
         return MODEL

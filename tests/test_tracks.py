@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.dataset import DatasetError
 from pipeline.tracks import (FaceDetection, PersonBoxRatios, canonical_name, clip_boxes,
-                             face_to_person_box, load_clip_tracks, load_track_names,
+                             face_to_person_box, load_clip_tracks, load_track_names, movie_characters,
                              track_matches_character)
 from tests.conftest import FIXTURES
 
@@ -33,6 +33,16 @@ def test_track_matches_character_lirec_rule():
     assert not track_matches_character(None, "harding")
     assert not track_matches_character("other", "other patients")      # non-character label
     assert not track_matches_character("no_face", "no_face")
+
+
+def test_movie_characters_from_track_labels_alone():
+    characters = movie_characters(["Harding", "Dale\xa0Harding", "Rita", "Rita Hayes", "Rita Moreno", "other",
+                                   None, "McMurphy", "Harding"])
+    assert characters == {"harding": "dale harding", "dale harding": "dale harding", "rita": "rita",
+                          "rita hayes": "rita hayes", "rita moreno": "rita moreno", "mcmurphy": "mcmurphy"}
+    real = movie_characters([name for names in load_track_names(FIXTURES / "ftrack_ids" / f"{MOVIE}.json").values()
+                             for name in names])
+    assert all(track_matches_character(label, character) for label, character in real.items())
 
 
 def test_load_track_names_real_file():

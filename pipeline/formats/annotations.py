@@ -39,13 +39,14 @@ def annotation_schema():
 
 @dataclass
 class AnnotationRow:
-    """One row as the samples stage uses it (``relationship`` is :data:`NO_RELATIONSHIP` when null)."""
+    """One row as the samples stage uses it (``relationship`` is :data:`NO_RELATIONSHIP` when null;
+    ``subject`` and ``object`` are None in the unlabelled samples of prediction, never in a file)."""
 
     clip: str
     start: float
     end: float
-    subject: str
-    object: str
+    subject: str | None
+    object: str | None
     interaction: int
     relationship: int
     overlapping: list[int]

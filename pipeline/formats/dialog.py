@@ -57,6 +57,9 @@ def write_dialog_features(out: str | Path, clips: dict[str, DialogClip], dim: in
 class DialogFeatureReader(FeatureReader):
     kind = "dialog"
     vector_dataset = "vectors"
+    # Not: the model's folder or how it was named in the config (the same weights either way).
+    identity_keys = ("model_name", "model_sha256", "num_layers", "hidden_size", "layer", "token_pooling",
+                     "max_length", "pairing")
 
     def clip(self, clip: str, with_text: bool = False) -> DialogClip | None:
         """The clip's sentences; None when the file has no such clip."""

@@ -18,11 +18,24 @@ def decode_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def plain_value(value: Any) -> Any:
+    """An HDF5 attribute value as plain JSON data (numpy scalars and arrays, bytes)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 class FeatureReader:
     """A complete feature file opened for reading, clip by clip (a context manager)."""
 
     kind = ""
     vector_dataset = ""
+    # Root attributes that say which features these are: a model trained on them needs the same again.
+    identity_keys: tuple[str, ...] = ()
 
     def __init__(self, path: str | Path):
         import h5py
@@ -51,6 +64,10 @@ class FeatureReader:
 
     def attrs(self) -> dict[str, Any]:
         return dict(self.handle.attrs)
+
+    def identity(self) -> dict[str, Any]:
+        """The file's :attr:`identity_keys` attributes (those it has), as plain data."""
+        return {key: plain_value(self.handle.attrs[key]) for key in self.identity_keys if key in self.handle.attrs}
 
     def clip_names(self) -> list[str]:
         return [] if self.clips is None else list(self.clips)

@@ -8,7 +8,9 @@ Shard layout (float16 features, int32 indices unless noted)
 Root attrs: ``format`` (``"lirec-samples/1"``), ``pooling``, ``split``, ``visual_dim`` (C),
 ``dialog_dim`` (D), ``num_interactions`` (A), ``num_relationships`` (R), ``interaction_names``,
 ``relationship_names`` (JSON lists), ``max_candidates``, ``seed``, ``movies`` (JSON list),
-``sources`` (JSON: input files), counts (``num_samples``, ``num_characters``, ``num_groups``,
+``sources`` (JSON: input files), ``visual_features`` and ``dialog_features`` (JSON: the identity
+attributes of the feature files, :meth:`pipeline.formats.features.FeatureReader.identity`; ``null``
+without such files), counts (``num_samples``, ``num_characters``, ``num_groups``,
 ``missing_visual_clips``, ``missing_dialog_clips``), ``complete``.
 ::
 
@@ -20,17 +22,17 @@ Root attrs: ``format`` (``"lirec-samples/1"``), ``pooling``, ``split``, ``visual
     /samples/span              (N, 2) float32 start, end (clip-relative seconds)
     /samples/visual            (N, C) float16 pooled clip visual vector
     /samples/dialog            (N, D) float16 pooled dialog vector (zeros: no dialog)
-    /samples/interaction       (N,)   merged interaction id
+    /samples/interaction       (N,)   merged interaction id, -1 unlabelled (prediction shards)
     /samples/overlap           (N, A) bool    O_I(v): classes of overlapping interactions (never own)
     /samples/relationship      (N,)   merged relationship id, -1 missing
-    /samples/rel_key           (N,)   group id of (movie, subject, object, relationship)
+    /samples/rel_key           (N,)   group id of (movie, subject, object, relationship), -1 unlabelled
     /samples/char_offset       (N+1,) int64   the sample's characters are rows char_offset[i]:[i+1]
-    /samples/subject_row       (N,)   row of /characters of the true subject
-    /samples/object_row        (N,)   row of /characters of the true object
+    /samples/subject_row       (N,)   row of /characters of the true subject, -1 unlabelled
+    /samples/object_row        (N,)   row of /characters of the true object, -1 unlabelled
     /samples/candidates        (N, Kc, 2) rows of /characters (subject, object); -1 = no character
     /samples/candidate_count   (N,)   valid slots (the rest is padding)
     /samples/candidate_group   (N, Kc) group of the candidate pair; -1 single-character / padding
-    /samples/true_candidate    (N, 2) slot of the true pair, slot of its reverse if bidirectional
+    /samples/true_candidate    (N, 2) slot of the true pair, slot of its reverse if bidirectional (-1: none)
     /characters/person         (M,)   index into /persons
     /characters/track          (M, C) float16 pooled track vector (zeros: no track in the span)
     /characters/has_track      (M,)   bool
@@ -60,6 +62,7 @@ from pipeline.h5io import atomic_h5
 
 SHARD_FORMAT = "lirec-samples/1"
 NO_CHARACTER = -1      # candidate slot without a character (LIReC's single-character candidates)
+UNLABELLED = -1        # interaction of an unlabelled sample (prediction shards, pipeline.samples.unlabelled_row)
 
 
 class ShardError(PipelineError):
@@ -181,6 +184,8 @@ class SampleShard:
         self.interaction_names: list[str] = json.loads(attrs["interaction_names"])
         self.relationship_names: list[str] = json.loads(attrs["relationship_names"])
         self.max_candidates = int(attrs["max_candidates"])
+        # which features the shard was assembled from (None: a shard written before this was recorded)
+        self.features = {kind: json.loads(attrs.get(f"{kind}_features", "null")) for kind in ("visual", "dialog")}
         self.movie = index["samples/movie"]
         self.interaction = index["samples/interaction"].astype(np.int64)
         self.overlap = index["samples/overlap"].astype(bool)
@@ -242,6 +247,11 @@ class SampleShard:
         if row < 0:
             return None
         return self.names("persons/name", int(self.character_person[row]))
+
+    def person_names(self) -> list[str]:
+        """Every person's name (index: person id), read at once."""
+        return [value.decode() if isinstance(value, bytes) else str(value)
+                for value in self._file()["persons/name"][()]]
 
     # Context --------------------------------------------------------------------------------
     def group_members(self, group: int) -> np.ndarray:

@@ -145,6 +145,11 @@ def write_visual_features(out: str | Path, clips: dict[str, VisualClip], **attrs
 class VisualFeatureReader(FeatureReader):
     kind = "visual"
     vector_dataset = "global"
+    # Not: paths, device, dtype (bf16 on GPU, float32 on CPU: the same features up to rounding),
+    # track_scale (a property of a dataset's track files), keep_maps, versions.
+    identity_keys = ("backbone", "feature_layer", "weights_sha256", "feature_channels", "input_size", "crop",
+                     "window", "stride", "roi_op", "roi_output_size", "roi_sampling_ratio", "roi_aligned",
+                     "person_box_face_x0", "person_box_face_x1", "person_box_face_y0", "person_box_face_y1")
 
     def clip(self, clip: str) -> VisualClip | None:
         """The clip's features, checked against the layout; None when the file has no such clip."""

@@ -21,6 +21,9 @@ from pipeline.workflow import (
     gpu_jobs,
     planned_movie_splits,
     planned_movies,
+    predict_movie_inputs,
+    predict_movies,
+    predict_uses_stage_features,
     visual_dataset_inputs,
     visual_weights_input,
 )
@@ -132,3 +135,28 @@ def workflow_benchmarks():
     ]
     files += [f"benchmarks/train/{name}.tsv" for name in table_experiments()]
     return files
+
+
+# --- prediction ----------------------------------------------------------------------------
+def predict_features(wildcards):
+    """The predict rule's inputs: the stages' features and annotations of a movie of the run in the
+    dataset's folder; else the movie's own files and the visual weights (the job extracts).
+    """
+    if predict_uses_stage_features(config, wildcards.movie, MOVIES):
+        return {
+            "visual": str(PATHS.visual_features(wildcards.movie)),
+            "dialog": str(PATHS.dialog_features(wildcards.movie)),
+            "annotations": str(PATHS.annotations(wildcards.movie)),
+            "ready": dataset_ready(),
+        }
+    return {
+        "movie": predict_movie_inputs(config, wildcards.movie),
+        "weights": visual_weights_input(config),
+    }
+
+
+def predict_options(wildcards, input):
+    """The command-line options that hand those inputs to python -m model.predict."""
+    if "visual" in input.keys():
+        return f"--visual {input.visual} --dialog {input.dialog} --annotations {input.annotations}"
+    return "--annotations none"
