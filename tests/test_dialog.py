@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pipeline.dataset import DatasetError, DatasetLayout
 from pipeline.h5io import is_complete_h5
 from pipeline.subtitles import next_person_sentences, read_sentences
 from tests._dialog_helpers import EMPTY_CLIP, FIXTURE_MOVIE, FIXTURE_SUBTITLES, make_dataset, write_config
+from tests._workflow_helpers import job_environment, scheduled_jobs
 from tests.conftest import REPO_ROOT
 
 CLS, SEP = 101, 102
@@ -194,8 +194,7 @@ VISUAL_RULES = REPO_ROOT / "pipeline" / "rules" / "visual.smk"
 
 
 def _snakemake(workdir: Path, *args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), HF_HUB_OFFLINE="1",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = job_environment()
     result = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--directory",
                              str(workdir), "--snakefile", str(workdir / "Snakefile"), *args],
                             capture_output=True, text=True, env=env, timeout=300, cwd=workdir)
@@ -204,24 +203,10 @@ def _snakemake(workdir: Path, *args: str) -> str:
     return output
 
 
-def _scheduled_jobs(output: str) -> dict[str, int]:
-    """Rule -> job count from the "Job stats" table of a dry run ({} when nothing is to be done)."""
-    if "Nothing to be done" in output:
-        return {}
-    table = output.split("Job stats:", 1)[1]
-    jobs = {}
-    for line in table.splitlines()[3:]:
-        fields = line.split()
-        if not fields or fields[0] == "total":
-            break
-        jobs[fields[0]] = int(fields[1])
-    return jobs
-
-
 def _make_missing_inputs(workdir: Path, targets: list[str], attempts: int = 10) -> None:
     """Create (empty) files for source inputs the visual rules need, so their outputs can stand."""
     for _ in range(attempts):
-        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+        env = job_environment()
         result = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--cores", "1",
                                  "--directory", str(workdir), "--snakefile", str(workdir / "Snakefile"),
                                  *targets], capture_output=True, text=True, env=env, timeout=300, cwd=workdir)
@@ -264,11 +249,11 @@ def test_changed_dialog_layer_reruns_only_dialog_jobs(tmp_path):
             (workdir / target).parent.mkdir(parents=True, exist_ok=True)
             (workdir / target).write_bytes(b"")
     targets = dialog_targets + visual_targets
-    assert _scheduled_jobs(_snakemake(workdir, "-n", *targets)) == {}
+    assert scheduled_jobs(_snakemake(workdir, "-n", *targets)) == {}
 
     config["dialog"]["layer"] = -1
     (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     plan = _snakemake(workdir, "-n", *targets)
-    assert _scheduled_jobs(plan) == {"dialog_features": 1}, plan[-3000:]  # one job, all movies
+    assert scheduled_jobs(plan) == {"dialog_features": 1}, plan[-3000:]  # one job, all movies
     assert re.search(r"reason: .*params", plan, re.IGNORECASE), plan[-3000:]
     assert all(f"output: {target}" not in plan for target in visual_targets)

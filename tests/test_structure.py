@@ -2,20 +2,18 @@
 entry point with the shared command line, and imports run one way (core -> stages -> model -> outputs)."""
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from pipeline.config import validate_config
+from pipeline.sources import imported_modules, project_modules
 from pipeline.stages import STAGES, select_sections, stage_settings
 from tests.conftest import REPO_ROOT
 
-PACKAGES = ("pipeline", "extractors", "model")
 RULE_FILES = sorted((REPO_ROOT / "pipeline" / "rules").glob("*.smk"))
 
 
@@ -93,27 +91,9 @@ def _layer(module: str) -> int:
     return CORE
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def _project_imports() -> dict[str, set[str]]:
     """Every project module -> the project modules it imports (at module level or inside functions)."""
-    modules = {_module_name(path): path for package in PACKAGES for path in (REPO_ROOT / package).rglob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        imported = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                candidates = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.Import):
-                candidates = [alias.name for alias in node.names]
-            else:
-                continue
-            imported |= {c for c in candidates if c in modules and c != name}
-        graph[name] = imported
-    return graph
+    return {name: imported_modules(name) for name in project_modules()}
 
 
 def test_imports_run_one_way_and_have_no_cycle():
