@@ -18,7 +18,11 @@ Model, per movie:
    ``r = rel(subject, object)`` (uniform affinity when the pair has no label). Interactions follow
    each other with gaps, or overlap the previous one (``overlap_rate``); dialog-only interactions
    may address two listeners (``one_to_many_rate``). A new shot starts at every interaction that
-   does not overlap the previous one.
+   does not overlap the previous one. This is the ``sequential`` layout (``DemoKnobs.layout``); the
+   ``lanes`` layout (:func:`draw_lane_interactions`, the default preset's) instead makes a clip of
+   2-4 shots of 2 s (or 4 s), and in each shot 1-2 disjoint on-screen pairs interact side by side for
+   the whole shot (several samples per feature window, as MovieGraphs clips hold several
+   interactions at once); symmetric classes may be annotated in both directions.
 4. Dialog: the subject says ``cue_sentences`` sentences carrying the class's lexical cue
    (``dialog_cue_rate``), another class's cue (``dialog_confusion_rate``) or a neutral line; the
    object replies in a second speaker turn (``reply_rate``); fillers, unrelated lines, sentences split
