@@ -284,6 +284,21 @@ def test_lanes_layout_has_the_needed_structure():
     assert max(len(c) for c in clips_of_pair.values()) >= 5
 
 
+def test_presets_set_knob_defaults_that_the_config_overrides():
+    default = demo_size("default")
+    assert DemoKnobs.for_size(demo_size("tiny")) == DemoKnobs()          # tiny keeps the plain defaults
+    knobs = DemoKnobs.for_size(default)
+    assert knobs.layout == "lanes" and knobs.as_dict().items() >= dict(default.knobs).items()
+    assert DemoKnobs.for_size(default, {"layout": "sequential"}).layout == "sequential"
+    assert DemoKnobs.for_size(default, {"lanes_per_shot": [1.0, 0.0]}).lanes_per_shot == (1.0, 0.0)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        DemoKnobs.for_size(default, {"layout": "grid"})
+    config = demo_config("data/demo")
+    config["demo"] = {"size": "default", "seed": 7, "knobs": {"bidirectional_rate": 0.0}}
+    settings = demo_generate.DemoSettings.from_config(config)
+    assert settings.knobs.layout == "lanes" and settings.knobs.bidirectional_rate == 0.0
+
+
 def test_relationships_shape_interactions():
     """Interactions of enemies and of lovers differ (the paper's Fig. 2 correlation)."""
     plans = planned_movies(30)
