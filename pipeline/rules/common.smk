@@ -97,7 +97,8 @@ def all_table_evaluations():
     targets read too (the report reads them all)."""
     needed = {pair for number in TABLES for pair in required_evaluations(number)}
     needed |= set(required_evaluations("figure5"))
-    if IS_DEMO:  # the demo's calibration targets also read Table 1's modality rows on test
+    # the demo's calibration targets also read Table 1's modality rows on test
+    if IS_DEMO:
         needed |= set(target_evaluations())
     return [str(PATHS.evaluation(name, split)) for name, split in sorted(needed)]
 
