@@ -35,5 +35,5 @@ MISSED_READING = {
                     "8-epoch demo schedule does not learn to use it; more clips help only a model that does.",
     "weak": "weak labels must find the pair from the per-character track features alone (the clip's visual "
             "and dialog vectors are the same for every candidate), so the weak model inherits the weak "
-            "visual signal; with under 100 visible validation pairs, differences of a few points are noise.",
+            "visual signal.",
 }
