@@ -31,8 +31,9 @@ MISSED_READING = {
               "(8 epochs) limits what the fusion learns.",
     "relationship": "the relationship model stays near the relationship prior with any number of clips: the "
                     "per-clip evidence (interactions shaped by the relationship, pipeline.demo.knobs "
-                    "relationship_strength) is weak next to the other pair's cues in the same shot, and the "
-                    "8-epoch demo schedule does not learn to use it; more clips help only a model that does.",
+                    "relationship_strength) is weak next to the other pair's cues in the same shot; training "
+                    "longer fits the training pairs without raising validation accuracy, so the limit is the "
+                    "data's relationship evidence, not the schedule; more clips help only a model that uses them.",
     "weak": "weak labels must find the pair from the per-character track features alone (the clip's visual "
             "and dialog vectors are the same for every candidate), so the weak model inherits the weak "
             "visual signal.",
