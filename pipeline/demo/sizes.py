@@ -41,14 +41,15 @@ class DemoSize:
 # in a 160-px frame.
 LANES: tuple[tuple[str, Any], ...] = (
     ("layout", "lanes"), ("min_characters", 5), ("max_characters", 7), ("importance_decay", 0.85),
-    ("min_on_screen", 4), ("max_on_screen", 5), ("figure_height", (0.36, 0.46)), ("long_shot_rate", 0.0), ("lanes_per_shot", (0.1, 0.9)),
-    ("one_to_many_rate", 0.5), ("bidirectional_rate", 0.8),
+    ("min_on_screen", 4), ("max_on_screen", 5), ("figure_height", (0.36, 0.46)), ("long_shot_rate", 0.0),
+    ("lanes_per_shot", (0.1, 0.9)), ("one_to_many_rate", 0.5), ("bidirectional_rate", 0.8),
 )
 
 # At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 1,900
-# windows in total (see summary.json, "windows_16") holding about 4,300 interaction samples
-# (about 2.2 per window), which keeps CPU feature extraction within the README's time budget;
-# "large" is ten times that, for a GPU. "tiny" (the tests) keeps the sequential layout.
+# windows in total (see summary.json, "windows_16") holding about 4,400 interaction samples
+# (about 2.4 per window), which keeps CPU feature extraction within the README's time budget;
+# "large" (about 16,800 windows, 24,000 training samples: the size of MovieGraphs' training split) is
+# meant for a GPU. "tiny" (the tests) keeps the sequential layout.
 DEMO_SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize("tiny", 2, 1, 1, 4, (160, 120), 8, max_interactions=2, max_clip_seconds=8),
     "small": DemoSize("small", 8, 3, 3, 12, (160, 120), 8, knobs=LANES),
