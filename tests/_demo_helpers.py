@@ -48,20 +48,20 @@ def release_bytes(root: Path) -> dict[str, bytes]:
 
 def planned_movies(count: int, knobs: DemoKnobs | None = None, size_name: str = "default",
                    seed: int = 11) -> list[MoviePlan]:
-    """Movie plans (no rendering) for statistics of the generative model."""
-    knobs = knobs or DemoKnobs()
+    """Movie plans (no rendering) for statistics of the generative model (the preset's knobs by default)."""
     size = demo_size(size_name)
+    knobs = knobs or DemoKnobs.for_size(size)
     return [draw_movie(movie_rngs(seed, k)[0], f"dm{k:04d}", size, knobs) for k in range(1, count + 1)]
 
 
 def tracks_of_plans(plans: list[MoviePlan], knobs: DemoKnobs | None = None, size_name: str = "default"):
     """Yield (plan, clip, figures, choreography, tracks) without rendering any frame."""
-    knobs = knobs or DemoKnobs()
     size = demo_size(size_name)
+    knobs = knobs or DemoKnobs.for_size(size)
     for plan in plans:
         rng = np.random.default_rng(len(plan.clips))
         for clip in plan.clips:
-            figures = clip_figures(plan, clip, rng, size)
+            figures = clip_figures(plan, clip, rng, size, knobs)
             chor = choreograph(clip, figures, size, knobs, rng)
             tracks, _ = face_tracks(plan, clip, figures, chor, size, knobs, rng)
             yield plan, clip, figures, chor, tracks

@@ -224,8 +224,9 @@ def test_missing_tracks_and_relationships_have_the_release_rates():
     assert 0.17 <= without_track / (with_track + without_track) <= 0.35
 
 
-def test_generative_model_has_the_needed_structure():
-    plans = planned_movies(12)
+def test_sequential_layout_has_the_needed_structure():
+    """The sequential layout (tiny's): 1-3 interactions per clip, some overlapping, some one-to-many."""
+    plans = planned_movies(12, DemoKnobs())
     modality, overlaps, one_to_many = defaultdict(int), 0, 0
     clips_of_pair = defaultdict(set)
     for plan in plans:
@@ -243,6 +244,59 @@ def test_generative_model_has_the_needed_structure():
     assert all(modality[m] > 0.15 * sum(modality.values()) for m in ("visual", "dialog", "both"))
     assert overlaps > 0 and one_to_many > 0
     assert max(len(c) for c in clips_of_pair.values()) >= 5   # main pairs recur (relationship context)
+
+
+def test_lanes_layout_has_the_needed_structure():
+    """The default preset's lanes: shots of whole 2-s windows, disjoint pairs side by side, both directions."""
+    plans = planned_movies(12)
+    knobs = DemoKnobs.for_size(demo_size("default"))
+    assert knobs.layout == "lanes"
+    modality, two_lanes, shots, one_to_many, bidirectional = defaultdict(int), 0, 0, 0, 0
+    clips_of_pair = defaultdict(set)
+    samples = windows = 0
+    for plan in plans:
+        for clip in plan.clips:
+            assert knobs.min_on_screen <= len(clip.on_screen) <= knobs.max_on_screen
+            by_shot = defaultdict(list)
+            for inter in clip.interactions:
+                assert inter.start % 2 == 0 and inter.end - inter.start in (2, 4) and inter.end <= clip.duration
+                by_shot[inter.start].append(inter)
+            assert [s for s in sorted(by_shot)] == [int(s) for s in clip.shot_starts]
+            for shot in by_shot.values():
+                shots += 1
+                assert len({i.end for i in shot}) == 1          # a shot's interactions span the whole shot
+                mutual = {(i.subject, i.objects[0]) for i in shot} & {(i.objects[0], i.subject) for i in shot}
+                bidirectional += len(mutual) // 2
+                lanes = [i for i in shot if (i.objects[0], i.subject) not in mutual or i.subject < i.objects[0]]
+                two_lanes += len(lanes) == 2
+                people = [c for i in lanes for c in i.participants]
+                assert len(people) == len(set(people))           # the lanes' pairs are disjoint
+            windows += clip.duration // 2
+            for inter in clip.interactions:
+                modality[inter.cls.modality] += 1
+                one_to_many += len(inter.objects) > 1
+                samples += len(inter.objects)
+                for obj in inter.objects:
+                    clips_of_pair[(plan.movie, inter.subject, obj)].add(clip.sid)
+    assert all(modality[m] > 0.15 * sum(modality.values()) for m in ("visual", "dialog", "both"))
+    assert two_lanes > 0.7 * shots and one_to_many > 0 and bidirectional > 0
+    assert samples > 2 * windows                                   # several samples per feature window
+    assert max(len(c) for c in clips_of_pair.values()) >= 5
+
+
+def test_presets_set_knob_defaults_that_the_config_overrides():
+    default = demo_size("default")
+    assert DemoKnobs.for_size(demo_size("tiny")) == DemoKnobs()          # tiny keeps the plain defaults
+    knobs = DemoKnobs.for_size(default)
+    assert knobs.layout == "lanes" and knobs.as_dict().items() >= dict(default.knobs).items()
+    assert DemoKnobs.for_size(default, {"layout": "sequential"}).layout == "sequential"
+    assert DemoKnobs.for_size(default, {"lanes_per_shot": [1.0, 0.0]}).lanes_per_shot == (1.0, 0.0)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        DemoKnobs.for_size(default, {"layout": "grid"})
+    config = demo_config("data/demo")
+    config["demo"] = {"size": "default", "seed": 7, "knobs": {"bidirectional_rate": 0.0}}
+    settings = demo_generate.DemoSettings.from_config(config)
+    assert settings.knobs.layout == "lanes" and settings.knobs.bidirectional_rate == 0.0
 
 
 def test_relationships_shape_interactions():

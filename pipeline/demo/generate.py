@@ -56,7 +56,7 @@ class DemoSettings:
         from pipeline.stages import STAGES, select_sections
 
         demo = config["demo"]
-        return cls(size=demo["size"], seed=int(demo["seed"]), knobs=DemoKnobs.from_overrides(demo["knobs"]),
+        return cls(size=demo["size"], seed=int(demo["seed"]), knobs=DemoKnobs.for_size(demo_size(demo["size"]), demo["knobs"]),
                    dataset=select_sections(config, STAGES["demo"].sections)["dataset"])
 
 
@@ -88,7 +88,7 @@ def generate_movie(task: MovieTask) -> tuple[MovieGraph, dict[str, Any]]:
     tracked: dict[str, set[int]] = {}
     frames_total = windows = 0
     for clip in plan.clips:
-        figures = clip_figures(plan, clip, render_rng, task.size)
+        figures = clip_figures(plan, clip, render_rng, task.size, task.knobs)
         chor = choreograph(clip, figures, task.size, task.knobs, render_rng)
         n_frames = clip.duration * task.size.fps
         written = write_video(task.layout.video(plan.movie, clip.name),
@@ -191,8 +191,8 @@ def generate_dataset(root: str | Path, dataset: dict[str, Any], size_name: str, 
     return the summary. ``root`` appears complete or not at all (previous contents replaced)."""
     from pipeline.demo.report import build_summary, render_contact_sheet, write_readme
 
-    knobs = knobs or DemoKnobs()
     size = demo_size(size_name)
+    knobs = knobs or DemoKnobs.for_size(size)
     splits = demo_movie_ids(size_name)
     started = time.monotonic()
     root = Path(root)

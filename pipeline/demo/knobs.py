@@ -10,10 +10,27 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pipeline.config import ConfigError
+from pipeline.demo.sizes import DemoSize
+
+LAYOUTS = ("sequential", "lanes")
 
 
 @dataclass(frozen=True)
 class DemoKnobs:
+    # --- layout ------------------------------------------------------------------------------------
+    # "sequential": 1-3 interactions per clip one after another (overlapping at times), one group on
+    # screen at a time; "lanes": a clip is 2-4 shots of 2 or 4 s (a shot is one feature window or
+    # two, interactions aligned to them), and in each shot 1-2 pairs interact side by side, each in
+    # its own half of the frame with its own face tracks (MovieGraphs clips hold several
+    # interactions at once). The lanes layout gives several samples per feature window.
+    layout: str = "sequential"
+    lanes_per_shot: tuple[float, ...] = (0.15, 0.85)   # lanes: P(1), P(2) interacting pairs per shot
+    shots_per_clip: tuple[int, int] = (2, 4)           # lanes: shots per clip (inclusive range)
+    long_shot_rate: float = 0.15           # lanes: a shot lasts 4 s instead of 2 s
+    bidirectional_rate: float = 0.6        # lanes: a symmetric interaction (hugs, dances with, ...)
+    #                                        is annotated in both directions (one instance, two samples)
+    figure_height: tuple[float, float] = (0.42, 0.58)  # person-box height range (fraction of the frame)
+
     # --- cast -------------------------------------------------------------------------------------
     min_characters: int = 4                # characters per movie (inclusive range)
     max_characters: int = 8
@@ -69,6 +86,14 @@ class DemoKnobs:
             raise ConfigError("on-screen characters per clip must be at least 2 and ordered")
         if len(self.modality_weights) != 3 or min(self.modality_weights) < 0:
             raise ConfigError("modality_weights needs three non-negative weights")
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if not self.lanes_per_shot or min(self.lanes_per_shot) < 0 or sum(self.lanes_per_shot) <= 0:
+            raise ConfigError("lanes_per_shot needs non-negative probabilities of 1, 2, ... lanes")
+        if not 1 <= self.shots_per_clip[0] <= self.shots_per_clip[1]:
+            raise ConfigError("shots_per_clip bounds out of order")
+        if not 0.0 < self.figure_height[0] <= self.figure_height[1] < 1.0:
+            raise ConfigError("figure_height needs 0 < low <= high < 1")
         if not 1 <= self.min_interaction_seconds <= self.max_interaction_seconds:
             raise ConfigError("interaction duration bounds out of order")
         for item in fields(self):
@@ -79,6 +104,11 @@ class DemoKnobs:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def for_size(cls, size: DemoSize, overrides: dict[str, Any] | None = None) -> "DemoKnobs":
+        """The size preset's knob defaults (:attr:`DemoSize.knobs`) with ``overrides`` applied on top."""
+        return cls.from_overrides({**dict(size.knobs), **dict(overrides or {})})
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any] | None) -> "DemoKnobs":

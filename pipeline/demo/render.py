@@ -61,9 +61,10 @@ class Choreography:
                         axis=-1)
 
 
-def clip_figures(plan: MoviePlan, clip: ClipPlan, rng: np.random.Generator, size: DemoSize) -> list[Figure]:
+def clip_figures(plan: MoviePlan, clip: ClipPlan, rng: np.random.Generator, size: DemoSize,
+                 knobs: DemoKnobs | None = None) -> list[Figure]:
     figures = [Figure(plan.characters[c].look, c) for c in clip.on_screen]
-    figures += [Figure(draw_look(rng, size), None) for _ in range(clip.extras)]
+    figures += [Figure(draw_look(rng, size, knobs), None) for _ in range(clip.extras)]
     return figures
 
 

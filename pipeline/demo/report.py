@@ -120,11 +120,7 @@ contact_sheet.png                 a few frames with face/person boxes and labels
   modalities separates them. Prior weight by modality (visual, dialog, both) = {modality}.
 - **Relationships shape interactions** (the paper's Fig. 2): `P(a | r) ~ prior(a) * exp({strength} * affinity(r, a))`
   with `r = rel(subject, object)`, e.g. enemies attack/threaten/chase, lovers kiss/confess, bosses order.
-- **Clips.** 2-4 characters on screen (chosen by importance, so main pairs recur across clips), 1-3
-  interactions of {min_int}-{max_int} s; an interaction overlaps the previous one with probability {overlap:.2f};
-  dialog-only interactions address two listeners with probability {one_to_many:.2f}. Every non-overlapping
-  interaction starts a new shot (cut: new positions, new background crop). Characters that do not
-  interact, and anonymous extras, walk around on their own.
+{clips_text}
 - **Dialog.** The subject's sentences carry the class's cue with probability {cue:.2f}, another class's cue
   with {confusion:.2f}, otherwise a neutral line; the object replies in a second speaker turn ("- "); fillers,
   unrelated lines, sentences split over two cues with "..." and wrapped lines add noise.
@@ -154,6 +150,37 @@ Interaction classes (p2p instances, all splits):
 """
 
 
+SEQUENTIAL_TEXT = """- **Clips** (layout `sequential`). {on_lo}-{on_hi} characters on screen (chosen by importance, so main pairs
+  recur across clips), 1-3 interactions of {min_int}-{max_int} s; an interaction overlaps the previous one with
+  probability {overlap:.2f}; dialog-only interactions address two listeners with probability {one_to_many:.2f}.
+  Every non-overlapping interaction starts a new shot (cut: new positions, new background crop).
+  Characters that do not interact, and anonymous extras, walk around on their own."""
+
+LANES_TEXT = """- **Clips** (layout `lanes`: several interactions at once, as in MovieGraphs). {on_lo}-{on_hi} characters on
+  screen (chosen by importance, so main pairs recur across clips); a clip is {shots_lo}-{shots_hi} shots of 2 s
+  (4 s with probability {long_shot:.2f}), back to back, so that every interaction covers whole 16-frame feature
+  windows. In each shot 1 or 2 disjoint pairs (probabilities {lanes}) interact for the whole shot, each pair
+  in its own part of the frame with its own face tracks: the clip-level visual and dialog vectors of the
+  shot carry both pairs' cues, and only the pairs' track features tell which pair did what. A character
+  left over listens to a dialog-only interaction with probability {one_to_many:.2f} (one-to-many); a
+  symmetric interaction (hugs, kisses, walks with, dances with, disagrees with) is annotated in both
+  directions with probability {bidirectional:.2f} (one instance, two samples, marked bidirectional). Every shot
+  is a cut (new positions, new background crop). Characters not in a pair, and anonymous extras, walk
+  around on their own."""
+
+
+def clips_text(knobs: DemoKnobs) -> str:
+    """The README's description of the clips of the knobs' layout."""
+    if knobs.layout == "lanes":
+        return LANES_TEXT.format(on_lo=knobs.min_on_screen, on_hi=knobs.max_on_screen,
+                                 shots_lo=knobs.shots_per_clip[0], shots_hi=knobs.shots_per_clip[1],
+                                 long_shot=knobs.long_shot_rate, lanes=tuple(knobs.lanes_per_shot),
+                                 one_to_many=knobs.one_to_many_rate, bidirectional=knobs.bidirectional_rate)
+    return SEQUENTIAL_TEXT.format(on_lo=knobs.min_on_screen, on_hi=knobs.max_on_screen,
+                                  min_int=knobs.min_interaction_seconds, max_int=knobs.max_interaction_seconds,
+                                  overlap=knobs.overlap_rate, one_to_many=knobs.one_to_many_rate)
+
+
 def write_readme(path: Path, summary: dict[str, Any], knobs: DemoKnobs) -> None:
     rows = []
     for split in SPLITS:
@@ -170,9 +197,7 @@ def write_readme(path: Path, summary: dict[str, Any], knobs: DemoKnobs) -> None:
         n_fine=summary["classes"]["interactions_fine"], n_merged=summary["classes"]["interactions_merged"],
         min_chars=knobs.min_characters, max_chars=knobs.max_characters,
         missing_rel=knobs.missing_relationship_rate, modality=tuple(knobs.modality_weights),
-        strength=knobs.relationship_strength, min_int=knobs.min_interaction_seconds,
-        max_int=knobs.max_interaction_seconds, overlap=knobs.overlap_rate,
-        one_to_many=knobs.one_to_many_rate, cue=knobs.dialog_cue_rate,
+        strength=knobs.relationship_strength, clips_text=clips_text(knobs), cue=knobs.dialog_cue_rate,
         confusion=knobs.dialog_confusion_rate, jitter=knobs.face_jitter_px, miss=knobs.detection_miss_rate,
         missing_track=knobs.missing_track_rate, split_rows="\n".join(rows),
         p2p_no_rel=summary["missing"]["p2p_without_relationship"],

@@ -6,6 +6,7 @@ of the preset (``demo_movie_ids``), shared by the generator and the workflow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.config import ConfigError, schema_defaults
 from pipeline.dataset import SPLITS
@@ -27,17 +28,33 @@ class DemoSize:
     clips_per_movie: int          # clips (scenes) per movie
     frame_size: tuple[int, int]   # (width, height) of the rendered videos
     fps: int                      # frames per second of the rendered videos
-    max_interactions: int = 3     # interactions per clip are drawn from 1..max_interactions
-    min_clip_seconds: int = 4     # clip duration bounds (seconds)
+    max_interactions: int = 3     # sequential layout: interactions per clip are drawn from 1..max_interactions
+    min_clip_seconds: int = 4     # sequential layout: clip duration bounds (seconds)
     max_clip_seconds: int = 20
+    # The preset's defaults of difficulty/layout knobs (pipeline.demo.knobs.DemoKnobs field -> value);
+    # the config's demo.knobs override them.
+    knobs: tuple[tuple[str, Any], ...] = ()
 
 
-# At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 1,400
-# windows in total (see summary.json, "windows_16"), which keeps CPU feature extraction short.
+# The lanes layout (pipeline.demo.knobs): short clips of 2-s shots in which two pairs interact
+# side by side, casts large enough for many labelled pairs, smaller figures so that two pairs fit
+# in a 160-px frame.
+LANES: tuple[tuple[str, Any], ...] = (
+    ("layout", "lanes"), ("min_characters", 5), ("max_characters", 7), ("importance_decay", 0.85),
+    ("min_on_screen", 4), ("max_on_screen", 5), ("figure_height", (0.36, 0.46)), ("long_shot_rate", 0.0),
+    ("lanes_per_shot", (0.1, 0.9)), ("one_to_many_rate", 0.5), ("bidirectional_rate", 0.8),
+)
+
+# At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 1,900
+# windows in total (see summary.json, "windows_16") holding about 4,400 interaction samples
+# (about 2.4 per window), which keeps CPU feature extraction within the README's time budget;
+# "large" (about 16,800 windows, 24,000 training samples: the size of MovieGraphs' training split) is
+# meant for a GPU. "tiny" (the tests) keeps the sequential layout.
 DEMO_SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize("tiny", 2, 1, 1, 4, (160, 120), 8, max_interactions=2, max_clip_seconds=8),
-    "small": DemoSize("small", 8, 3, 3, 12, (160, 120), 8),
-    "default": DemoSize("default", 10, 4, 6, 16, (160, 120), 8),
+    "small": DemoSize("small", 8, 3, 3, 12, (160, 120), 8, knobs=LANES),
+    "default": DemoSize("default", 26, 9, 9, 14, (160, 120), 8, knobs=LANES),
+    "large": DemoSize("large", 240, 80, 80, 14, (160, 120), 8, knobs=LANES),
 }
 
 

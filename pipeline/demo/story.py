@@ -18,7 +18,11 @@ Model, per movie:
    ``r = rel(subject, object)`` (uniform affinity when the pair has no label). Interactions follow
    each other with gaps, or overlap the previous one (``overlap_rate``); dialog-only interactions
    may address two listeners (``one_to_many_rate``). A new shot starts at every interaction that
-   does not overlap the previous one.
+   does not overlap the previous one. This is the ``sequential`` layout (``DemoKnobs.layout``); the
+   ``lanes`` layout (:func:`draw_lane_interactions`, the default preset's) instead makes a clip of
+   2-4 shots of 2 s (or 4 s), and in each shot 1-2 disjoint on-screen pairs interact side by side for
+   the whole shot (several samples per feature window, as MovieGraphs clips hold several
+   interactions at once); symmetric classes may be annotated in both directions.
 4. Dialog: the subject says ``cue_sentences`` sentences carrying the class's lexical cue
    (``dialog_cue_rate``), another class's cue (``dialog_confusion_rate``) or a neutral line; the
    object replies in a second speaker turn (``reply_rate``); fillers, unrelated lines, sentences split
@@ -158,9 +162,10 @@ def _random_color(rng: np.random.Generator, value_range: tuple[int, int]) -> tup
     return int(b), int(g), int(r)
 
 
-def draw_look(rng: np.random.Generator, size: DemoSize) -> Look:
+def draw_look(rng: np.random.Generator, size: DemoSize, knobs: DemoKnobs | None = None) -> Look:
     width, height = size.frame_size
-    person_h = int(round(height * rng.uniform(0.42, 0.58)))
+    low, high = (knobs or DemoKnobs()).figure_height
+    person_h = int(round(height * rng.uniform(low, high)))
     person_w = int(round(person_h * rng.uniform(0.36, 0.5)))
     return Look(color=_random_color(rng, (120, 256)), accent=_random_color(rng, (30, 120)),
                 head=_random_color(rng, (170, 256)), shape=str(rng.choice(SHAPES)),
@@ -188,7 +193,7 @@ def draw_cast(rng: np.random.Generator, movie: str, size: DemoSize, knobs: DemoK
     count = int(rng.integers(knobs.min_characters, knobs.max_characters + 1))
     names = draw_names(rng, count)
     return [Character(index=k, name=names[k], chid=f"{movie}:{k + 1:02d}",
-                      importance=float(knobs.importance_decay ** k), look=draw_look(rng, size))
+                      importance=float(knobs.importance_decay ** k), look=draw_look(rng, size, knobs))
             for k in range(count)]
 
 
@@ -277,6 +282,57 @@ def draw_interactions(rng: np.random.Generator, plan_rels: dict, on_screen: list
         cursor = max(cursor, start + length)
         previous_overlapped = overlap
     return interactions
+
+
+# Classes whose interaction is mutual: the lanes layout annotates them in both directions at times.
+SYMMETRIC_CLASSES = frozenset({"hugs", "walks with", "dances with", "kisses", "disagrees with"})
+
+
+def draw_lane_interactions(rng: np.random.Generator, plan_rels: dict, on_screen: list[int],
+                           importance: list[float], knobs: DemoKnobs) -> tuple[list[Interaction], int]:
+    """Interactions of one clip of the lanes layout and the clip's duration (seconds).
+
+    The clip is ``shots_per_clip`` shots of 2 s (4 s with ``long_shot_rate``), back to back; in each
+    shot 1-2 disjoint pairs of on-screen characters (``lanes_per_shot``) interact for the whole shot,
+    so every interaction covers whole 2-s feature windows. Characters left over may listen to a
+    dialog-only interaction (``one_to_many_rate``); a symmetric interaction is annotated in both
+    directions with ``bidirectional_rate``.
+    """
+    lane_probs = np.array(knobs.lanes_per_shot, dtype=float)
+    n_shots = int(rng.integers(knobs.shots_per_clip[0], knobs.shots_per_clip[1] + 1))
+    interactions: list[Interaction] = []
+    start = 0
+    for _ in range(n_shots):
+        length = 4 if rng.random() < knobs.long_shot_rate else 2
+        n_lanes = min(1 + int(rng.choice(len(lane_probs), p=lane_probs / lane_probs.sum())), len(on_screen) // 2)
+        free = list(on_screen)
+        pairs = []
+        for _lane in range(n_lanes):
+            subject = _choose_weighted(rng, free, [importance[c] for c in free], 1)[0]
+            free.remove(subject)
+            obj = _choose_weighted(rng, free, [importance[c] for c in free], 1)[0]
+            free.remove(obj)
+            pairs.append((subject, obj))
+        for subject, obj in pairs:
+            relationship = plan_rels.get((subject, obj), (None, None))[0]
+            classes, p = interaction_distribution(relationship, knobs)
+            cls = classes[int(rng.choice(len(classes), p=p))]
+            objects = [obj]
+            if cls.modality == "dialog" and free and rng.random() < knobs.one_to_many_rate:
+                listener = int(rng.choice(free))
+                free.remove(listener)
+                objects.append(listener)
+            shows_motion = bool(cls.visual) and rng.random() < knobs.visual_cue_rate
+            topic = str(rng.choice(TOPICS)) if cls.dialog and rng.random() < 0.3 else None
+            fine = str(rng.choice(cls.fine))
+            interactions.append(Interaction(fine=fine, merged=cls.name, subject=subject, objects=objects,
+                                            start=start, end=start + length, shows_motion=shows_motion,
+                                            topic=topic))
+            if cls.name in SYMMETRIC_CLASSES and rng.random() < knobs.bidirectional_rate:
+                interactions.append(Interaction(fine=fine, merged=cls.name, subject=obj, objects=[subject],
+                                                start=start, end=start + length, shows_motion=shows_motion))
+        start += length
+    return interactions, start
 
 
 def shot_starts(interactions: list[Interaction]) -> list[int]:
@@ -376,9 +432,12 @@ def draw_movie(rng: np.random.Generator, movie: str, size: DemoSize, knobs: Demo
         n_on_screen = int(rng.integers(knobs.min_on_screen,
                                        min(knobs.max_on_screen, len(characters)) + 1))
         on_screen = _choose_weighted(rng, list(range(len(characters))), importance, n_on_screen)
-        interactions = draw_interactions(rng, relationships, on_screen, importance, size, knobs)
-        duration = max(size.min_clip_seconds, max(i.end for i in interactions) + int(rng.integers(0, 3)))
-        if duration > size.max_clip_seconds:
+        if knobs.layout == "lanes":
+            interactions, duration = draw_lane_interactions(rng, relationships, on_screen, importance, knobs)
+        else:
+            interactions = draw_interactions(rng, relationships, on_screen, importance, size, knobs)
+            duration = max(size.min_clip_seconds, max(i.end for i in interactions) + int(rng.integers(0, 3)))
+        if knobs.layout == "sequential" and duration > size.max_clip_seconds:
             interactions = [i for i in interactions if i.end <= size.max_clip_seconds] or \
                 [_shorten(interactions[0], size.max_clip_seconds)]
             duration = size.max_clip_seconds
