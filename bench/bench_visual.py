@@ -146,9 +146,11 @@ def _child_jpeg(args: argparse.Namespace, settings) -> dict:
 def _child_stream(args: argparse.Namespace, settings) -> dict:
     from extractors.visual import extract_movie
 
-    result = extract_movie(settings, CLIP, Path(args.root) / "out" / f"{args.tag}.h5")
+    out = Path(args.root) / "out" / f"{args.tag}.h5"
+    result = extract_movie(settings, CLIP, out)
     return {"windows": result["windows"], "loop_s": result["decode_s"] + result["model_s"],
-            "decode_s": result["decode_s"], "total_s": result["total_s"], "dtype": args.dtype}
+            "decode_s": result["decode_s"], "total_s": result["total_s"], "dtype": args.dtype,
+            "out_bytes": out.stat().st_size}
 
 
 # The same stage run by the code of another checkout (PYTHONPATH=DIR): today's main, unmodified.
@@ -299,6 +301,7 @@ def main() -> None:
     if not args.quick:
         print(f"speed ours / ours float32:        {speed['ours'] / speed['ours float32']:.2f}  (dtype {args.dtype})")
         print(f"speed ours / ours no prefetch:    {speed['ours'] / speed['ours no prefetch']:.2f}")
+    print(f"feature file: {ours['out_bytes'] / ours['windows'] / 1024:.1f} KB per window (global + 1 track)")
     print(f"peak memory {memory}, ours / main's way: "
           f"{ours[memory] / rows[MAIN][memory]:.2f}")
 
