@@ -3,7 +3,8 @@ setting, in one process on the same in-memory windows of real footage.
 
 ``python -m bench.bench_backbone [--backbone i3d] [--batches 3] [--batch-size 8] [--compile]``
 
-Rows (each: one untimed warm-up batch, then the best of ``--batches`` timed batches):
+Rows (one untimed warm-up batch each, then ``--batches`` rounds in which every setting runs once on
+the same batch; per row the median, and the median per-round ratio to today's main):
 
 - ``float32 contiguous``: plain NCDHW layout, BatchNorm folded;
 - ``float32 channels_last_3d``: today's main (oneDNN's blocked NDHWC kernels);
@@ -22,6 +23,8 @@ import copy
 import os
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,55 +66,63 @@ def main(argv: list[str] | None = None) -> int:
             backbone.model = model.to(dtype)
         return backbone
 
-    def timed(run) -> float:
-        run(batches[0])                   # warm-up: oneDNN primitive creation
-        best = float("inf")
-        for frames in batches[1:]:
-            started = time.perf_counter()
-            run(frames)
-            best = min(best, time.perf_counter() - started)
-        return args.batch_size / best
-
-    rows: dict[str, float] = {}
     contiguous = variant(torch.float32, torch.contiguous_format)
+    fp32 = variant(torch.float32)
+    bf16 = variant(torch.bfloat16)
+    threads = torch.get_num_threads()
 
     def run_contiguous(frames):
         with torch.inference_mode():
             return contiguous.model.features(contiguous.normalise(frames).contiguous())
 
-    rows["float32 contiguous"] = timed(run_contiguous)
-    fp32 = variant(torch.float32)
-    rows["float32 channels_last_3d"] = timed(fp32.feature_maps)
-    with torch.backends.mkldnn.flags(enabled=False):
-        rows["float32, oneDNN off"] = timed(fp32.feature_maps)
+    def run_no_onednn(frames):
+        with torch.backends.mkldnn.flags(enabled=False):
+            return fp32.feature_maps(frames)
 
     def run_autocast(frames):
         with torch.inference_mode(), autocast_context(fp32.device, torch.bfloat16):
             return fp32.model.features(fp32.normalise(frames))
 
-    rows["bf16 autocast"] = timed(run_autocast)
-    bf16 = variant(torch.bfloat16)
-    rows["bf16 weights"] = timed(bf16.feature_maps)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    rows["bf16 weights, 1 thread"] = timed(bf16.feature_maps)
-    torch.set_num_threads(threads)
+    def run_one_thread(frames):
+        torch.set_num_threads(1)
+        try:
+            return bf16.feature_maps(frames)
+        finally:
+            torch.set_num_threads(threads)
+
+    settings = {"float32 contiguous": run_contiguous, "float32 channels_last_3d": fp32.feature_maps,
+                "float32, oneDNN off": run_no_onednn, "bf16 autocast": run_autocast,
+                "bf16 weights": bf16.feature_maps, "bf16 weights, 1 thread": run_one_thread}
     if args.compile:
         compiled = variant(torch.bfloat16)
         compiled.model.features = torch.compile(compiled.model.features)
         started = time.perf_counter()
         compiled.feature_maps(batches[0])
         print(f"torch.compile: first call (compilation) {time.perf_counter() - started:.0f} s")
-        rows["bf16 weights + torch.compile"] = timed(compiled.feature_maps)
+        settings["bf16 weights + torch.compile"] = compiled.feature_maps
+    for run in settings.values():          # warm-up: oneDNN primitive creation
+        run(batches[0])
+    # Rounds: every setting once per round on the same batch, so a burst of load from elsewhere hits
+    # all settings of that round alike; per setting the median, and the median of its per-round
+    # ratio to float32 channels_last_3d (today's main).
+    seconds: dict[str, list[float]] = {name: [] for name in settings}
+    for frames in batches[1:]:
+        for name, run in settings.items():
+            started = time.perf_counter()
+            run(frames)
+            seconds[name].append(time.perf_counter() - started)
+    reference = seconds["float32 channels_last_3d"]
+    rows = {name: (args.batch_size / float(np.median(times)),
+                   float(np.median([ref / t for ref, t in zip(reference, times)])))
+            for name, times in seconds.items()}
     load = os.getloadavg()
     print(f"{args.backbone} model only at {args.input_size} px ({geometry.input_width}x{geometry.input_height}), "
-          f"batch {args.batch_size}, best of {args.batches}; {os.cpu_count()} CPUs, {threads} torch threads, "
+          f"batch {args.batch_size}, median of {args.batches} rounds; {os.cpu_count()} CPUs, {threads} torch threads, "
           f"native bf16: {cpu_native_bf16()}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    reference = rows["float32 channels_last_3d"]
     print(f"| {'setting':30s} | {'windows/s':>9s} | {'vs main (fp32 CL)':>17s} |")
     print(f"|{'-' * 32}|{'-' * 11}|{'-' * 19}|")
-    for name, rate in rows.items():
-        print(f"| {name:30s} | {rate:9.2f} | {rate / reference:16.2f}x |")
+    for name, (rate, ratio) in rows.items():
+        print(f"| {name:30s} | {rate:9.2f} | {ratio:16.2f}x |")
     return 0
 
 
