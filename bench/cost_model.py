@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MovieGraphs: {args.movies} movies, {args.clips} clips x {args.clip_seconds} s at {args.fps:g} fps "
           f"= {args.clips * args.clip_seconds / 3600:.0f} h of video, {windows:,} windows of {args.window} frames, "
           f"~{sentences:,.0f} sentences")
-    print(f"| {'where':42s} | {'visual':>11s} | {'dialog':>11s} |")
-    print(f"|{'-' * 44}|{'-' * 13}|{'-' * 13}|")
+    print(f"| {'where':42s} | {'visual':>11s} | {'dialog, 1 thread':>16s} |")
+    print(f"|{'-' * 44}|{'-' * 13}|{'-' * 18}|")
     for name, seconds in rows:
-        print(f"| {name:42s} | {_hours(seconds):>11s} | {_hours(dialog_s):>11s} |")
+        print(f"| {name:42s} | {_hours(seconds):>11s} | {_hours(dialog_s):>16s} |")
     storage_gb = (windows * args.kb_per_window + sentences * args.kb_per_sentence) / 2**20
     print(f"storage: visual {windows * args.kb_per_window / 2**20:.1f} GB ({args.kb_per_window:g} KB/window), "
           f"dialog {sentences * args.kb_per_sentence / 2**20:.2f} GB; total {storage_gb:.1f} GB")
