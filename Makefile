@@ -54,7 +54,8 @@ bench-footage: venv
 
 # Each prints one table; the training benchmark needs the demo's sample shards (make demo).
 bench: bench-footage
-	$(BIN)/python -m bench.bench_visual
+	$(BIN)/python -m bench.bench_visual --repeats 2
+	$(BIN)/python -m bench.bench_backbone
 	$(BIN)/python -m bench.bench_decode
 	$(BIN)/python -m bench.bench_visual_memory
 	$(BIN)/python -m bench.bench_dialog
