@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv demo all predict test test-slow lint bench clean
+.PHONY: venv demo all predict test test-slow lint bench bench-footage clean
 
 venv: $(VENV)/.installed
 
@@ -45,9 +45,22 @@ lint: venv
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile pipeline/rules
 
-bench: venv
-	$(BIN)/python -m bench.bench_visual
+# Real footage for the benchmarks (README "Performance"): the 720p trailer of moviepy==2.2.1's sdist
+# (pip download) and a 10x looped copy in bench/data/ (git-ignored); ffmpeg from apt when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+bench-footage: venv
+	command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg; }
+	$(BIN)/python -m bench.footage --loop 10
+
+# Each prints one table; the training benchmark needs the demo's sample shards (make demo).
+bench: bench-footage
+	$(BIN)/python -m bench.bench_visual --repeats 2
+	$(BIN)/python -m bench.bench_backbone
+	$(BIN)/python -m bench.bench_decode
+	$(BIN)/python -m bench.bench_visual_memory
 	$(BIN)/python -m bench.bench_dialog
+	if [ -f work/samples/max/train.h5 ]; then $(BIN)/python -m bench.bench_train; \
+	else echo "bench_train: no work/samples/max/train.h5 (run make demo first)"; fi
 
 clean:
 	rm -rf work results logs benchmarks data/demo .snakemake

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA path of every stage, on a GPU machine without Snakemake: the tiny demo through the same
 # entry points the rules call (demo -> annotations -> visual -> dialog -> samples -> train ->
-# evaluate), then bf16 autocast vs float32 visual features of one movie, then the GPU benchmarks.
+# evaluate), then bf16 autocast vs float32 visual features of one movie, then the GPU benchmarks
+# (bench_visual three-way on real footage for both backbones, bf16 and float32, peak CUDA memory).
 #
 #   bash bench/gpu_check.sh I3D_WEIGHTS BERT_FOLDER [WORK_DIR]
 #
@@ -93,7 +94,14 @@ print(f"   largest relative difference of a feature array, autocast vs float32: 
 assert worst < 0.05, "autocast features differ from float32 by more than 5%"
 PY
 
-step "bench visual ($device)" "$python" -m bench.bench_visual --device "$device" --weights "$weights" --batch-size 16 --clips 4 --seconds 20
+# Real-footage benchmarks (README "Performance"): the trailer must already be in bench/data/ (GPU
+# machines are often offline: fetch it elsewhere with `python -m bench.footage --loop 10` and copy
+# bench/data/ along); ffmpeg on the PATH for the JPEG reference path.
+step "bench visual i3d ($device)" "$python" -m bench.bench_visual --device "$device" --weights "$weights" --batch-size 16
+step "bench visual resnext101 ($device, random weights)" "$python" -m bench.bench_visual --device "$device" \
+  --backbone resnext101 --batch-size 16 --quick
+step "bench visual memory ($device)" "$python" -m bench.bench_visual_memory --device "$device" --weights "$weights" \
+  --batch-size 16
 step "bench dialog ($device)" "$python" -m bench.bench_dialog --device "$device" --model "$bert" --sentences 4000 \
   --batch-size 128 --unbatched 200
 echo "GPU-CHECK ok"

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from extractors.weights import WeightsError, load_state_dict_strictly, read_torch_checkpoint
 
@@ -43,6 +44,16 @@ class ResNeXtBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm3d(planes * EXPANSION)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
+
+    def fold_batch_norms(self) -> None:
+        """Inference only: fold bn1-bn3 (and the shortcut's BN) into the convolutions before them."""
+        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            if not isinstance(getattr(self, bn), nn.BatchNorm3d):
+                continue  # folded already
+            setattr(self, conv, fuse_conv_bn_eval(getattr(self, conv).eval(), getattr(self, bn).eval()))
+            setattr(self, bn, nn.Identity())
+        if self.downsample is not None and len(self.downsample) == 2:
+            self.downsample = nn.Sequential(fuse_conv_bn_eval(self.downsample[0].eval(), self.downsample[1].eval()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = x if self.downsample is None else self.downsample(x)
@@ -106,6 +117,20 @@ class ResNeXt3D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits_from_features(self.features(x))
+
+    def fold_batch_norms(self) -> "ResNeXt3D":
+        """Inference only: fold every BatchNorm into its convolution (same outputs, fewer passes).
+
+        The state dict changes layout (conv biases, no ``bn``), so load weights before folding.
+        """
+        self.eval()
+        if isinstance(self.bn1, nn.BatchNorm3d):
+            self.conv1 = fuse_conv_bn_eval(self.conv1.eval(), self.bn1.eval())
+            self.bn1 = nn.Identity()
+        for module in self.modules():
+            if isinstance(module, ResNeXtBottleneck):
+                module.fold_batch_norms()
+        return self
 
 
 def resnext101(num_classes: int = NUM_CLASSES) -> ResNeXt3D:

@@ -7,8 +7,8 @@ frames; the last feature map of each window is averaged over space for the clip 
 over a person's region (ROI pooling) for each character. Per clip (:mod:`extractors.video` for the
 windows and decoding, :mod:`extractors.roi` for the boxes):
 
-1. decode the clip in windows (streaming, resized on the fly), a batch of windows per forward pass
-   with no grad; keep the feature map of each window, averaged over its time steps (I3D: 2 steps);
+1. decode the clip in windows (streaming, resized in the decoder, ``visual.prefetch`` batches ahead
+   in a background thread), a batch of windows per forward pass with no grad; keep the feature map of each window, averaged over its time steps (I3D: 2 steps);
 2. global vector per window = spatial mean of that map;
 3. for every face track present in a window: the person boxes of its detections in that window are
    ROI-pooled on the window's map and averaged (one vector per track and window).
@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from extractors.backbone import Backbone, load_backbone
+from extractors.prefetch import Prefetcher
 from extractors.roi import has_area, input_to_grid, person_boxes, pool_boxes
 from extractors.settings import VisualSettings
 from extractors.video import FrameGeometry, VideoInfo, Window, iter_window_batches, plan_windows, probe_video
@@ -193,12 +194,18 @@ class ClipExtraction:
         self.part.discard()
 
 
-def _window_stream(plans: list[ClipPlan], batch_size: int):
-    """``(plan, window, frames (T, H, W, 3))`` for every window of ``plans``, decoded a batch at a time."""
+def _decoded_batches(plans: list[ClipPlan], batch_size: int):
+    """``(plan, windows, frames (B, T, H, W, 3))`` for every clip of ``plans``, a batch of windows at a time."""
     for plan in plans:
         for windows, frames in iter_window_batches(plan.info, plan.geometry, plan.windows, batch_size):
-            for window, window_frames in zip(windows, frames):
-                yield plan, window, window_frames
+            yield plan, windows, frames
+
+
+def _window_stream(batches):
+    """``(plan, window, frames (T, H, W, 3))`` for every window of the decoded ``batches``."""
+    for plan, windows, frames in batches:
+        for window, window_frames in zip(windows, frames):
+            yield plan, window, window_frames
 
 
 def _pool_tracks(settings: VisualSettings, maps: torch.Tensor, batch: list,
@@ -228,9 +235,13 @@ def _pool_tracks(settings: VisualSettings, maps: torch.Tensor, batch: list,
 def extract_clips(backbone: Backbone, settings: VisualSettings, plans: list[ClipPlan], parts: Path,
                   counts: dict[str, int], timings: dict[str, float], progress=None) -> None:
     """Features of ``plans`` into ``parts/<clip>.h5``: windows of consecutive clips share batches of
-    ``batch_size`` (same input size only); a clip's part is committed when its last window is done."""
+    ``batch_size`` (same input size only); a clip's part is committed when its last window is done.
+
+    Decoding runs ``settings.prefetch`` batches ahead in a background thread (:class:`Prefetcher`),
+    overlapping the model; ``timings["decode_s"]`` is the time spent waiting for decoded frames."""
     clips: dict[str, ClipExtraction] = {}
-    stream = _window_stream(plans, settings.batch_size)
+    decoded = Prefetcher(_decoded_batches(plans, settings.batch_size), depth=settings.prefetch, name="visual-decode")
+    stream = _window_stream(decoded)
     batch: list = []
     try:
         while True:
@@ -251,6 +262,8 @@ def extract_clips(backbone: Backbone, settings: VisualSettings, plans: list[Clip
         for clip in clips.values():
             clip.abort()
         raise
+    finally:
+        decoded.close()
 
 
 def _run_batch(backbone: Backbone, settings: VisualSettings, batch: list, clips: dict[str, ClipExtraction],

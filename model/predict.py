@@ -168,7 +168,11 @@ def extract_features(settings: PredictSettings, movie: str) -> MovieFeatures:
         LOG.warning("%s: no track names: the movie has no face tracks (the tracks modality is zeros)", names_file)
     visual = settings.visual
     weights = [visual.weights] if visual.weights.is_file() else []
+    from pipeline.devices import dtype_name, resolve_device
+
+    # The compute dtype that visual.dtype resolves to here (auto: bf16 or float32 by machine) shapes the numbers.
     visual_settings = {**visual.shaping_attrs(), "weights": str(visual.weights),
+                       "dtype": dtype_name(visual.dtype, resolve_device(visual.device).type),
                        "random_weights": visual.allow_random_weights and not weights,
                        "seed": visual.seed if visual.allow_random_weights else None,
                        "versions": stage_versions("visual")}

@@ -104,6 +104,25 @@ def gpu_present() -> bool:
     return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
 
 
+def visual_dtype(visual: dict[str, Any], local_exec: bool) -> str:
+    """The compute dtype the visual backbone will use (``params.dtype`` of the rules that extract).
+
+    ``visual.dtype: auto`` means different numbers on different machines (bf16 on a GPU or a CPU with
+    native bf16, float32 elsewhere: :func:`pipeline.devices.dtype_name`), so the resolved name is a
+    param: moving the run to another kind of machine reruns the extraction. Resolved on this machine
+    for local jobs; cluster jobs with device "auto" resolve on the node ("auto on the node": set the
+    device and dtype explicitly for exact rerun semantics across a cluster's node types).
+    """
+    from pipeline.devices import dtype_name
+
+    device = (visual["device"] or "auto").strip().lower()
+    if device == "auto":
+        if not local_exec:
+            return f"{visual['dtype']} on the node"
+        device = "cuda" if gpu_present() else "cpu"
+    return dtype_name(visual["dtype"], "cuda" if device.startswith("cuda") else "cpu")
+
+
 def gpu_jobs(device_spec: str, local_exec: bool) -> int:
     """The `gpu` resource of a job that runs on `device_spec` ("auto", "cpu", "cuda", "cuda:1", ...).
 

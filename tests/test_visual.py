@@ -212,3 +212,48 @@ def test_resume_recomputes_a_finished_clip_whose_input_changed(tmp_path, monkeyp
     with h5py.File(fresh, "r") as expected, h5py.File(out, "r") as got:
         for name in ("a/global", "a/tracks/0/roi", "b/global"):
             np.testing.assert_array_equal(got["clips"][name][:], expected["clips"][name][:])
+
+
+def test_prefetch_changes_nothing_and_the_dtype_is_recorded(tmp_path):
+    """Decoding ahead in a thread gives the same bytes; the resolved dtype is an attribute and keys the
+    resume parts (so a dtype change recomputes), while prefetch does not."""
+    root = _dataset(tmp_path)
+    outs = {}
+    for name, settings in {"plain": {"prefetch": 0, "dtype": "float32"}, "ahead": {"prefetch": 2, "dtype": "float32"},
+                           "bf16": {"prefetch": 2, "dtype": "bfloat16"}}.items():
+        config = visual_config(root, tmp_path / "work", **settings)
+        outs[name] = tmp_path / name / f"{MOVIE}.h5"
+        extract_movie(VisualSettings.from_config(config), MOVIE, outs[name])
+    with h5py.File(outs["plain"], "r") as plain, h5py.File(outs["ahead"], "r") as ahead, \
+            h5py.File(outs["bf16"], "r") as bf16:
+        assert (plain.attrs["dtype"], plain.attrs["precision"]) == ("float32", "float32")
+        assert (bf16.attrs["dtype"], bf16.attrs["precision"]) == ("bfloat16", "weights")
+        assert plain.attrs["settings_hash"] == ahead.attrs["settings_hash"] != bf16.attrs["settings_hash"]
+        for clip in ("a", "b"):
+            np.testing.assert_array_equal(plain[f"clips/{clip}/global"][:], ahead[f"clips/{clip}/global"][:])
+        np.testing.assert_array_equal(plain["clips/a/tracks/0/roi"][:], ahead["clips/a/tracks/0/roi"][:])
+
+
+def test_decode_error_in_the_background_thread_names_the_file(tmp_path, monkeypatch):
+    root = _dataset(tmp_path)
+    config = visual_config(root, tmp_path / "work", prefetch=2)
+
+    def broken(info, geometry, windows, batch_size):
+        raise VideoError(f"{info.path}: decoding frames 0-15 failed (test)")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(visual, "iter_window_batches", broken)
+    out = tmp_path / "work" / f"{MOVIE}.h5"
+    with pytest.raises(VideoError, match=r"a\.mp4: decoding frames 0-15 failed"):
+        extract_movie(VisualSettings.from_config(config), MOVIE, out)
+    assert not out.exists()
+
+
+def test_workflow_params_carry_the_resolved_visual_dtype():
+    from pipeline.devices import dtype_name
+    from pipeline.workflow import visual_dtype
+
+    assert visual_dtype({"device": "cpu", "dtype": "auto"}, local_exec=True) == dtype_name("auto", "cpu")
+    assert visual_dtype({"device": "cpu", "dtype": "float32"}, local_exec=False) == "float32"
+    assert visual_dtype({"device": "cuda:1", "dtype": "auto"}, local_exec=False) == "bfloat16"
+    assert visual_dtype({"device": "auto", "dtype": "auto"}, local_exec=False) == "auto on the node"

