@@ -57,6 +57,7 @@ from model.heads import InteractionRelationshipModel
 from model.predict_page import clip_thumbnail, index_page, movie_page
 from model.social_graph import draw_graph, social_graph
 from pipeline.dataset import DatasetLayout, prediction_layout
+from pipeline.devices import dtype_name, resolve_device
 from pipeline.errors import PipelineError
 from pipeline.formats.annotations import NO_RELATIONSHIP, read_annotation_rows
 from pipeline.formats.dialog import DialogFeatureReader
@@ -168,8 +169,6 @@ def extract_features(settings: PredictSettings, movie: str) -> MovieFeatures:
         LOG.warning("%s: no track names: the movie has no face tracks (the tracks modality is zeros)", names_file)
     visual = settings.visual
     weights = [visual.weights] if visual.weights.is_file() else []
-    from pipeline.devices import dtype_name, resolve_device
-
     # The compute dtype that visual.dtype resolves to here (auto: bf16 or float32 by machine) shapes the numbers.
     visual_settings = {**visual.shaping_attrs(), "weights": str(visual.weights),
                        "dtype": dtype_name(visual.dtype, resolve_device(visual.device).type),
@@ -510,8 +509,6 @@ class MovieResult:
 def predict_movie(settings: PredictSettings, movie: str, checkpoint: Path, *, features: MovieFeatures | None = None,
                   annotations: Path | None = None) -> MovieResult:
     """Scores and answers for every clip and pair of ``movie`` (and the accuracy on ``annotations``)."""
-    from pipeline.devices import resolve_device
-
     started = time.perf_counter()
     movie_videos(settings.movie_layout, movie)
     device = resolve_device(settings.device)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.dataset import SPLITS, DatasetError, DatasetLayout, movie_splits, prediction_layout, restrict_movies
+from pipeline.devices import dtype_name
 from pipeline.paths import WorkPaths
 
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
@@ -113,8 +114,6 @@ def visual_dtype(visual: dict[str, Any], local_exec: bool) -> str:
     for local jobs; cluster jobs with device "auto" resolve on the node ("auto on the node": set the
     device and dtype explicitly for exact rerun semantics across a cluster's node types).
     """
-    from pipeline.devices import dtype_name
-
     device = (visual["device"] or "auto").strip().lower()
     if device == "auto":
         if not local_exec:
