@@ -122,6 +122,3 @@ class DemoKnobs:
             if item.name in overrides and isinstance(getattr(cls(), item.name), tuple):
                 overrides[item.name] = tuple(overrides[item.name])
         return cls(**overrides)
-
-
-DEFAULT_KNOBS = DemoKnobs()

@@ -62,7 +62,7 @@ class Choreography:
 
 
 def clip_figures(plan: MoviePlan, clip: ClipPlan, rng: np.random.Generator, size: DemoSize,
-                 knobs: DemoKnobs | None = None) -> list[Figure]:
+                 knobs: DemoKnobs) -> list[Figure]:
     figures = [Figure(plan.characters[c].look, c) for c in clip.on_screen]
     figures += [Figure(draw_look(rng, size, knobs), None) for _ in range(clip.extras)]
     return figures

@@ -162,9 +162,9 @@ def _random_color(rng: np.random.Generator, value_range: tuple[int, int]) -> tup
     return int(b), int(g), int(r)
 
 
-def draw_look(rng: np.random.Generator, size: DemoSize, knobs: DemoKnobs | None = None) -> Look:
+def draw_look(rng: np.random.Generator, size: DemoSize, knobs: DemoKnobs) -> Look:
     width, height = size.frame_size
-    low, high = (knobs or DemoKnobs()).figure_height
+    low, high = knobs.figure_height
     person_h = int(round(height * rng.uniform(low, high)))
     person_w = int(round(person_h * rng.uniform(0.36, 0.5)))
     return Look(color=_random_color(rng, (120, 256)), accent=_random_color(rng, (30, 120)),
