@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from pipeline.demo import generate as demo_generate
 from pipeline.demo.__main__ import main as demo_main
 from pipeline.demo.knobs import DemoKnobs
 from pipeline.demo.sizes import demo_movie_ids, demo_size
-from pipeline.demo.vocabulary import INTERACTION_CLASSES, OPPOSITE_RELATIONSHIP, RELATIONSHIP_CLASSES
+from pipeline.demo.vocabulary import ADDRESS_TERMS, INTERACTION_CLASSES, RELATIONSHIP_LINES, OPPOSITE_RELATIONSHIP, RELATIONSHIP_CLASSES
 from pipeline.labels import LabelMaps
 from pipeline.moviegraphs import load_moviegraphs
 from pipeline.subtitles import read_subtitles
@@ -282,6 +283,79 @@ def test_lanes_layout_has_the_needed_structure():
     assert two_lanes > 0.7 * shots and one_to_many > 0 and bidirectional > 0
     assert samples > 2 * windows                                   # several samples per feature window
     assert max(len(c) for c in clips_of_pair.values()) >= 5
+
+
+def _lane_kinds(plans):
+    """Per two-pair shot of lanes plans: the set of modalities of its pairs' interactions."""
+    for plan in plans:
+        for clip in plan.clips:
+            by_shot = defaultdict(dict)
+            for inter in clip.interactions:
+                by_shot[inter.start][frozenset((inter.subject, inter.objects[0]))] = inter.cls.modality
+            yield from (set(pairs.values()) for pairs in by_shot.values() if len(pairs) == 2)
+
+
+def test_lane_modality_coupling_makes_action_and_talk_shots():
+    """Coupled shots never mix a visual-only with a dialog-only pair; uncoupled ones do."""
+    base = DemoKnobs.for_size(demo_size("default"))
+    coupled = [kinds for kinds in _lane_kinds(planned_movies(8, replace(base, lane_modality_coupling=1.0)))]
+    free = [kinds for kinds in _lane_kinds(planned_movies(8, replace(base, lane_modality_coupling=0.0)))]
+    assert len(coupled) > 100 and len(free) > 100
+    assert not any({"visual", "dialog"} <= kinds for kinds in coupled)
+    assert sum({"visual", "dialog"} <= kinds for kinds in free) > 0.15 * len(free)
+    assert sum(kinds == {"visual"} for kinds in coupled) > 1.25 * sum(kinds == {"visual"} for kinds in free)
+
+
+def _addressed_lines(plans):
+    """(rel(speaker, addressee) or None, the subject's first line) of every dialog interaction."""
+    for plan in plans:
+        for clip in plan.clips:
+            for inter in clip.interactions:
+                if inter.cls.dialog is None:
+                    continue
+                window = [c for c in clip.cues if inter.start <= c.start < inter.end]
+                text = " ".join(" ".join(cue.lines) for cue in window).lower()
+                yield plan.relationship(inter.subject, inter.objects[0]), text
+
+
+def test_vocatives_tell_the_relationship_of_the_addressed_pair():
+    """With address_rate the dialog of a labelled pair uses its relationship's vocatives; at 0 it never
+    adds them (the tiny demo's dialog is unchanged)."""
+    base = replace(DemoKnobs.for_size(demo_size("default")), relationship_line_rate=0.0)
+    terms = {rel: [t.lower() for t in words] for rel, words in ADDRESS_TERMS.items()}
+
+    def says(text, rel):
+        return any(f", {term}" in text or f"{term}," in text or f"{term}." in text or f"{term}!" in text
+                   for term in terms[rel])
+
+    lines = list(_addressed_lines(planned_movies(30, replace(base, address_rate=0.5))))
+    for rel in ("lover", "child", "worker"):
+        with_terms = [says(text, rel) for r, text in lines if r == rel]
+        others = [says(text, rel) for r, text in lines if r not in (rel, None, "boss", "manager", "customer")]
+        assert len(with_terms) > 20 and np.mean(with_terms) > 0.3, rel
+        assert np.mean(others) < 0.1, rel
+    plain = [says(text, "lover") or says(text, "child")
+             for _, text in _addressed_lines(planned_movies(20, replace(base, address_rate=0.0)))]
+    assert not any(plain)
+
+
+def test_relationship_lines_are_said_by_labelled_pairs_only():
+    """relationship_line_rate: a dialog interaction of a labelled pair carries a line of its relationship,
+    and a shot's lines are all of relationships of pairs talking in it."""
+    knobs = replace(DemoKnobs.for_size(demo_size("default")), relationship_line_rate=1.0)
+    lines = {line.lower().rstrip(".!?"): rel for rel, said in RELATIONSHIP_LINES.items() for line in said}
+    own, shots = [], 0
+    for plan in planned_movies(10, knobs):
+        for clip in plan.clips:
+            for start in {inter.start for inter in clip.interactions}:
+                talking = [i for i in clip.interactions if i.start == start and i.cls.dialog is not None]
+                text = " ".join(" ".join(c.lines) for c in clip.cues if start <= c.start < talking[0].end).lower() \
+                    if talking else ""
+                rels = {plan.relationship(i.subject, i.objects[0]) for i in talking} - {None}
+                assert {rel for line, rel in lines.items() if line in text} <= rels
+                own += [any(line in text for line, r in lines.items() if r == rel) for rel in rels]
+                shots += 1
+    assert shots > 200 and len(own) > 100 and np.mean(own) > 0.9
 
 
 def test_presets_set_knob_defaults_that_the_config_overrides():

@@ -29,6 +29,11 @@ class DemoKnobs:
     long_shot_rate: float = 0.15           # lanes: a shot lasts 4 s instead of 2 s
     bidirectional_rate: float = 0.6        # lanes: a symmetric interaction (hugs, dances with, ...)
     #                                        is annotated in both directions (one instance, two samples)
+    # lanes: with this probability a shot is all action or all talk, by the kind of its first pair's
+    # interaction: the other pairs then draw from the visual-only + both classes (first is visual
+    # only) or the dialog-only + both classes (first is dialog only), as scenes of one kind are in
+    # movies; 0: every pair draws from all classes.
+    lane_modality_coupling: float = 0.0
     figure_height: tuple[float, float] = (0.42, 0.58)  # person-box height range (fraction of the frame)
 
     # --- cast -------------------------------------------------------------------------------------
@@ -43,6 +48,14 @@ class DemoKnobs:
     missing_relationship_rate: float = 0.33  # unordered pairs without a relationship label
     # How much a pair's relationship shapes its interactions: P(a | r) ~ prior(a) * exp(s * affinity)
     relationship_strength: float = 1.6
+    # A subject sentence (and the object's reply) addresses the other by a vocative of their
+    # relationship (vocabulary.ADDRESS_TERMS: "honey", "Mom", "sir", ...) instead of the name or in
+    # addition to the line: weak evidence of the relationship in each clip, stronger over many clips.
+    address_rate: float = 0.0
+    # A dialog interaction of a labelled pair has the subject also say a line that reveals the
+    # relationship (vocabulary.RELATIONSHIP_LINES: a parent asks about homework, a boss about the
+    # report, ...), in the cue of its first sentence.
+    relationship_line_rate: float = 0.0
 
     # --- interactions --------------------------------------------------------------------------------
     # Prior weight of classes by the modality that carries their signature (visual only, dialog
@@ -97,7 +110,7 @@ class DemoKnobs:
         if not 1 <= self.min_interaction_seconds <= self.max_interaction_seconds:
             raise ConfigError("interaction duration bounds out of order")
         for item in fields(self):
-            if item.name.endswith("_rate"):
+            if item.name.endswith(("_rate", "_coupling")):
                 value = getattr(self, item.name)
                 if not 0.0 <= value <= 1.0:
                     raise ConfigError(f"{item.name} must be a probability, got {value}")

@@ -123,7 +123,7 @@ contact_sheet.png                 a few frames with face/person boxes and labels
 {clips_text}
 - **Dialog.** The subject's sentences carry the class's cue with probability {cue:.2f}, another class's cue
   with {confusion:.2f}, otherwise a neutral line; the object replies in a second speaker turn ("- "); fillers,
-  unrelated lines, sentences split over two cues with "..." and wrapped lines add noise.
+  unrelated lines, sentences split over two cues with "..." and wrapped lines add noise.{address_text}
 - **Face tracks.** One track per character and shot, with jitter ({jitter} px), missed frames ({miss:.2f}),
   tracker losses that split tracks, dropped short tracks (skipped ids), a whole character of a clip
   untracked with probability {missing_track:.2f}, extras labelled "other", false detections "no_face".
@@ -169,13 +169,30 @@ LANES_TEXT = """- **Clips** (layout `lanes`: several interactions at once, as in
   around on their own."""
 
 
+ADDRESS_TEXT = """
+  With probability {address:.2f} a line of a labelled pair addresses the other by a vocative of their
+  relationship instead of the name (lovers "honey", a child "Mom", a worker "sir", a parent "kiddo", ...;
+  `vocabulary.ADDRESS_TERMS`): a little relationship evidence in each clip (mixed with the other pair's
+  words in a two-pair shot), clearer over many clips of the pair."""
+
+COUPLING_TEXT = """ With probability {coupling:.2f} a shot is
+  all action or all talk, by its first pair's interaction: the other pair then draws from the visual-only
+  and both-modality classes, or from the dialog-only and both-modality ones (scenes of one kind)."""
+
+
+def address_text(knobs: DemoKnobs) -> str:
+    """The README's sentence on relationship vocatives (empty when ``address_rate`` is 0)."""
+    return ADDRESS_TEXT.format(address=knobs.address_rate) if knobs.address_rate > 0 else ""
+
+
 def clips_text(knobs: DemoKnobs) -> str:
     """The README's description of the clips of the knobs' layout."""
     if knobs.layout == "lanes":
         return LANES_TEXT.format(on_lo=knobs.min_on_screen, on_hi=knobs.max_on_screen,
                                  shots_lo=knobs.shots_per_clip[0], shots_hi=knobs.shots_per_clip[1],
                                  long_shot=knobs.long_shot_rate, lanes=tuple(knobs.lanes_per_shot),
-                                 one_to_many=knobs.one_to_many_rate, bidirectional=knobs.bidirectional_rate)
+                                 one_to_many=knobs.one_to_many_rate, bidirectional=knobs.bidirectional_rate) + (
+            COUPLING_TEXT.format(coupling=knobs.lane_modality_coupling) if knobs.lane_modality_coupling > 0 else "")
     return SEQUENTIAL_TEXT.format(on_lo=knobs.min_on_screen, on_hi=knobs.max_on_screen,
                                   min_int=knobs.min_interaction_seconds, max_int=knobs.max_interaction_seconds,
                                   overlap=knobs.overlap_rate, one_to_many=knobs.one_to_many_rate)
@@ -198,7 +215,7 @@ def write_readme(path: Path, summary: dict[str, Any], knobs: DemoKnobs) -> None:
         min_chars=knobs.min_characters, max_chars=knobs.max_characters,
         missing_rel=knobs.missing_relationship_rate, modality=tuple(knobs.modality_weights),
         strength=knobs.relationship_strength, clips_text=clips_text(knobs), cue=knobs.dialog_cue_rate,
-        confusion=knobs.dialog_confusion_rate, jitter=knobs.face_jitter_px, miss=knobs.detection_miss_rate,
+        confusion=knobs.dialog_confusion_rate, address_text=address_text(knobs), jitter=knobs.face_jitter_px, miss=knobs.detection_miss_rate,
         missing_track=knobs.missing_track_rate, split_rows="\n".join(rows),
         p2p_no_rel=summary["missing"]["p2p_without_relationship"],
         pairs_no_rel=summary["missing"]["unordered_pairs_without_relationship"],

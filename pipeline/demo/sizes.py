@@ -43,6 +43,14 @@ LANES: tuple[tuple[str, Any], ...] = (
     ("layout", "lanes"), ("min_characters", 5), ("max_characters", 7), ("importance_decay", 0.85),
     ("min_on_screen", 4), ("max_on_screen", 5), ("figure_height", (0.36, 0.46)), ("long_shot_rate", 0.0),
     ("lanes_per_shot", (0.1, 0.9)), ("one_to_many_rate", 0.5), ("bidirectional_rate", 0.8),
+    # Shots are all action or all talk, so that in a shot without dialog only the visual channel
+    # tells the interactions, and in a talk shot only the dialog; more action than talk (the clip
+    # vectors pool both pairs of a shot, and the visual one separates motions less well than the
+    # dialog separates cues); motions performed more often.
+    ("lane_modality_coupling", 1.0), ("modality_weights", (0.50, 0.25, 0.25)), ("visual_cue_rate", 0.95),
+    # Relationship evidence in the dialog of each clip, weak alone and mixed with the other pair's
+    # words in a two-pair shot: vocatives and lines that reveal the relationship.
+    ("address_rate", 0.6), ("relationship_line_rate", 0.9),
 )
 
 # At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 1,900

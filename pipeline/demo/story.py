@@ -22,11 +22,16 @@ Model, per movie:
    ``lanes`` layout (:func:`draw_lane_interactions`, the default preset's) instead makes a clip of
    2-4 shots of 2 s (or 4 s), and in each shot 1-2 disjoint on-screen pairs interact side by side for
    the whole shot (several samples per feature window, as MovieGraphs clips hold several
-   interactions at once); symmetric classes may be annotated in both directions.
+   interactions at once); symmetric classes may be annotated in both directions, and a shot may be
+   all action or all talk (``lane_modality_coupling``: its other pairs draw from the classes of its
+   first pair's kind, :func:`shot_kind_classes`).
 4. Dialog: the subject says ``cue_sentences`` sentences carrying the class's lexical cue
    (``dialog_cue_rate``), another class's cue (``dialog_confusion_rate``) or a neutral line; the
    object replies in a second speaker turn (``reply_rate``); fillers, unrelated lines, sentences split
-   with "..." and wrapped lines add noise.
+   with "..." and wrapped lines add noise. With ``address_rate`` a line of a labelled pair addresses
+   the other by a vocative of their relationship (``ADDRESS_TERMS``: "honey", "Mom", "sir", ...), and
+   with ``relationship_line_rate`` the subject's first cue adds a line that reveals it
+   (``RELATIONSHIP_LINES``: a parent asks about homework, a boss wants the report).
 """
 from __future__ import annotations
 
@@ -38,8 +43,8 @@ import numpy as np
 from pipeline.demo.knobs import DemoKnobs
 from pipeline.demo.sizes import DemoSize
 from pipeline.demo.vocabulary import (
-    AFFINITY, ATTRIBUTES, DIALOG_CUES, DIALOG_REPLIES, FILLERS, FINE_RELATIONSHIPS, FIRST_NAMES,
-    GENERIC_REPLIES, INTERACTION_BY_NAME, INTERACTION_CLASSES, NEUTRAL_LINES, OPPOSITE_RELATIONSHIP, RELATIONSHIP_PRIOR,
+    ADDRESS_TERMS, AFFINITY, ATTRIBUTES, DIALOG_CUES, DIALOG_REPLIES, FILLERS, FINE_RELATIONSHIPS, FIRST_NAMES,
+    GENERIC_REPLIES, INTERACTION_BY_NAME, INTERACTION_CLASSES, NEUTRAL_LINES, OPPOSITE_RELATIONSHIP, RELATIONSHIP_LINES, RELATIONSHIP_PRIOR,
     SCENE_LABELS, SITUATIONS, SUMMARIES, SURNAMES, TITLES, TOPICS, UNRELATED_LINES, InteractionClass,
 )
 
@@ -313,10 +318,13 @@ def draw_lane_interactions(rng: np.random.Generator, plan_rels: dict, on_screen:
             obj = _choose_weighted(rng, free, [importance[c] for c in free], 1)[0]
             free.remove(obj)
             pairs.append((subject, obj))
+        allowed: list[InteractionClass] | None = None     # the first pair draws from every class
         for subject, obj in pairs:
             relationship = plan_rels.get((subject, obj), (None, None))[0]
-            classes, p = interaction_distribution(relationship, knobs)
+            classes, p = interaction_distribution(relationship, knobs, allowed)
             cls = classes[int(rng.choice(len(classes), p=p))]
+            if allowed is None and knobs.lane_modality_coupling > 0 and rng.random() < knobs.lane_modality_coupling:
+                allowed = shot_kind_classes(cls)
             objects = [obj]
             if cls.modality == "dialog" and free and rng.random() < knobs.one_to_many_rate:
                 listener = int(rng.choice(free))
@@ -333,6 +341,14 @@ def draw_lane_interactions(rng: np.random.Generator, plan_rels: dict, on_screen:
                                                 start=start, end=start + length, shows_motion=shows_motion))
         start += length
     return interactions, start
+
+
+def shot_kind_classes(first: InteractionClass) -> list[InteractionClass] | None:
+    """Classes the other pairs of a shot draw from when the shot is all action or all talk
+    (``lane_modality_coupling``): the first pair's kind plus the classes that need both modalities."""
+    if first.modality == "both":
+        return None
+    return [c for c in INTERACTION_CLASSES if c.modality in (first.modality, "both")]
 
 
 def shot_starts(interactions: list[Interaction]) -> list[int]:
@@ -353,8 +369,10 @@ def _wrap(text: str) -> list[str]:
     return [" ".join(words[:cut]), " ".join(words[cut:])]
 
 
-def _sentence(rng: np.random.Generator, pattern: str | None, addressee: str, knobs: DemoKnobs) -> str:
-    """One subject sentence: the pattern's cue, a confusing cue, or a neutral line."""
+def _sentence(rng: np.random.Generator, pattern: str | None, addressee: str, knobs: DemoKnobs,
+              relationship: str | None = None) -> str:
+    """One subject sentence: the pattern's cue, a confusing cue, or a neutral line; addressed by the
+    vocative of ``relationship`` (rel(speaker, addressee)) with ``address_rate``."""
     draw = rng.random()
     if pattern and draw < knobs.dialog_cue_rate:
         template = str(rng.choice(DIALOG_CUES[pattern]))
@@ -363,12 +381,31 @@ def _sentence(rng: np.random.Generator, pattern: str | None, addressee: str, kno
         template = str(rng.choice(DIALOG_CUES[str(rng.choice(other))]))
     else:
         template = str(rng.choice(NEUTRAL_LINES))
-    return template.format(name=addressee)
+    return _addressed(rng, template, addressee, relationship, knobs)
+
+
+def _addressed(rng: np.random.Generator, template: str, addressee: str, relationship: str | None,
+               knobs: DemoKnobs) -> str:
+    """``template`` with its ``{name}`` filled: the addressee's name, or with ``address_rate`` the
+    vocative of the relationship (ADDRESS_TERMS), which a line without ``{name}`` gets before its
+    final punctuation ("Thank you so much, honey.")."""
+    terms = ADDRESS_TERMS.get(relationship or "", ())
+    if not terms or knobs.address_rate <= 0 or rng.random() >= knobs.address_rate:
+        return template.format(name=addressee)
+    term = str(rng.choice(terms))
+    if "{name}" in template:
+        line = template.format(name=term)
+        return line[0].upper() + line[1:]
+    body, end = (template[:-1], template[-1]) if template[-1] in ".!?" else (template, ".")
+    return f"{body}, {term}{end}"
 
 
 def draw_dialog(rng: np.random.Generator, interactions: list[Interaction], duration: int,
-                characters: list[Character], knobs: DemoKnobs) -> list[SubtitleCue]:
-    """Subtitle cues of a clip, clip-relative, inside [0, duration], sorted by start."""
+                characters: list[Character], knobs: DemoKnobs,
+                relationships: dict[tuple[int, int], tuple[str, str]] | None = None) -> list[SubtitleCue]:
+    """Subtitle cues of a clip, clip-relative, inside [0, duration], sorted by start; ``relationships``
+    (the movie's, for the vocatives of ``address_rate``) may be left out when that rate is 0."""
+    relationships = relationships or {}
     cues: list[SubtitleCue] = []
 
     def place(start: float, end: float, lines: list[str]) -> None:
@@ -386,15 +423,22 @@ def draw_dialog(rng: np.random.Generator, interactions: list[Interaction], durat
                 place(t, min(stop, t + 1.8), [line])
             continue
         addressee = characters[inter.objects[0]].call_name
+        spoken_to = relationships.get((inter.subject, inter.objects[0]), (None, None))[0]
+        answered = relationships.get((inter.objects[0], inter.subject), (None, None))[0]
         n_sentences = int(rng.integers(knobs.cue_sentences[0], knobs.cue_sentences[1] + 1))
+        first_t = t
         for _ in range(n_sentences):
             if t >= stop - 0.3:
                 break
-            sentence = _sentence(rng, pattern, addressee, knobs)
+            sentence = _sentence(rng, pattern, addressee, knobs, spoken_to)
+            if (spoken_to and t == first_t and knobs.relationship_line_rate > 0
+                    and rng.random() < knobs.relationship_line_rate):
+                sentence = f"{sentence} {rng.choice(RELATIONSHIP_LINES[spoken_to])}"
             length = min(stop - t, 0.25 * len(sentence.split()) + rng.uniform(0.6, 1.2))
             if rng.random() < knobs.reply_rate:
                 reply_pool = DIALOG_REPLIES.get(pattern, GENERIC_REPLIES) + GENERIC_REPLIES
-                reply = str(rng.choice(reply_pool))
+                reply = _addressed(rng, str(rng.choice(reply_pool)), characters[inter.subject].call_name,
+                                   answered, knobs)
                 place(t, t + length + 0.4, [f"- {sentence}", f"- {reply}"])
             elif len(sentence.split()) >= 4 and rng.random() < knobs.split_line_rate:
                 words = sentence.split()
@@ -444,7 +488,7 @@ def draw_movie(rng: np.random.Generator, movie: str, size: DemoSize, knobs: Demo
         shots = shot_starts(interactions)
         ss = shot + 1
         shot += len(shots)
-        cues = draw_dialog(rng, interactions, duration, characters, knobs)
+        cues = draw_dialog(rng, interactions, duration, characters, knobs, relationships)
         extras = int(rng.random() < knobs.extra_rate)
         attributes = [(int(rng.choice(on_screen)), subtype, str(rng.choice(values)))
                       for subtype, values in ATTRIBUTES.items() if rng.random() < 0.4]

@@ -188,6 +188,52 @@ NEUTRAL_LINES: tuple[str, ...] = (
     "So, anyway.", "Let me say something.",
 )
 
+# How a character addresses the other of a labelled pair, by rel(speaker, addressee) (the speaker is
+# the addressee's parent, boss, lover, ...): the vocatives of real dialog ("Yes, Mom.", "Sit down,
+# kiddo.") that tell a pair's relationship a little in each clip and more over many clips
+# (``DemoKnobs.address_rate``). Classes without a typical vocative use the addressee's name.
+ADDRESS_TERMS: dict[str, tuple[str, ...]] = {
+    "stranger": ("mister", "lady", "stranger"),
+    "friend": ("buddy", "pal", "my friend"),
+    "colleague": ("partner", "colleague"),
+    "lover": ("honey", "sweetheart", "babe", "my love"),
+    "enemy": ("you rat", "scum", "creep"),
+    "acquaintance": ("neighbor",),
+    "boss": ("rookie", "new guy"),
+    "worker": ("sir", "boss", "ma'am"),
+    "manager": ("madam", "dear customer"),
+    "customer": ("young man", "excuse me"),
+    "parent": ("sweetie", "kiddo", "my child"),
+    "child": ("Mom", "Dad", "Mommy"),
+    "sibling": ("sis", "bro", "little brother"),
+}
+
+# What a character of a labelled pair says that reveals the relationship, by rel(speaker, addressee)
+# (``DemoKnobs.relationship_line_rate``): the topics of a couple, a parent, a boss, a shop, ...
+RELATIONSHIP_LINES: dict[str, tuple[str, ...]] = {
+    "stranger": ("Excuse me, do I know you?", "Sorry, have we met before?", "I'm new in this town."),
+    "friend": ("We've been friends since school.", "That's what friends are for.", "You're my best friend."),
+    "colleague": ("The report is due at the office on Friday.", "Did you finish your part of the project?",
+                  "See you at the team meeting tomorrow."),
+    "lover": ("I booked a table for our anniversary.", "Come home early tonight.",
+              "I miss waking up next to you."),
+    "enemy": ("This time you won't get away.", "I'll ruin you, just wait.", "You'll pay for what you did to me."),
+    "acquaintance": ("We met at the neighbors' barbecue, right?", "How is your dog doing?",
+                     "I see you at the bakery every morning."),
+    "ex-lover": ("We broke up for a reason.", "I still have your ring.", "Since the divorce nothing is easy."),
+    "boss": ("You're fired if it happens again.", "I want the report on my desk by noon.",
+             "Your raise is on hold."),
+    "worker": ("I finished the inventory.", "Could I have Friday off?", "My shift ends at five."),
+    "manager": ("Your order will be ready in ten minutes.", "Can I help you find something?",
+                "That will be twenty dollars."),
+    "customer": ("I'd like to return this jacket.", "Is this on sale?", "I want to speak to the manager."),
+    "knows-by-reputation": ("I've read all about you in the papers.", "Everyone in town knows your name.",
+                            "You're the famous one, aren't you?"),
+    "parent": ("Did you finish your homework?", "You're grounded, young lady.", "Eat your vegetables."),
+    "child": ("Can I go to the party tonight?", "I'm home from school!", "Can I have some pocket money?"),
+    "sibling": ("Mom always liked you better.", "Give me back my bike.", "Stay out of my room."),
+}
+
 # Names of the cast (drawn anew per movie; no word is shared by two characters of one movie).
 TITLES: tuple[str, ...] = ("Dr.", "Mr.", "Mrs.", "Nurse", "Officer", "Aunt", "Captain", "Miss")
 FIRST_NAMES: tuple[str, ...] = (
@@ -258,6 +304,7 @@ def validate_vocabulary() -> None:
         assert cls.dialog is None or cls.dialog in DIALOG_CUES, cls
     for rel, row in AFFINITY.items():
         assert rel in RELATIONSHIP_CLASSES and set(row) <= set(INTERACTION_BY_NAME), rel
+    assert set(ADDRESS_TERMS) <= set(RELATIONSHIP_CLASSES) and set(RELATIONSHIP_LINES) == set(RELATIONSHIP_CLASSES)
 
 
 validate_vocabulary()
