@@ -47,10 +47,10 @@ LANES: tuple[tuple[str, Any], ...] = (
     # tells the interactions, and in a talk shot only the dialog; more action than talk (the clip
     # vectors pool both pairs of a shot, and the visual one separates motions less well than the
     # dialog separates cues); motions performed more often.
-    ("lane_modality_coupling", 1.0), ("modality_weights", (0.50, 0.25, 0.25)), ("visual_cue_rate", 0.95),
+    ("lane_modality_coupling", 1.0), ("modality_weights", (0.45, 0.30, 0.25)), ("visual_cue_rate", 0.95),
     # Relationship evidence in the dialog of each clip, weak alone and mixed with the other pair's
     # words in a two-pair shot: vocatives and lines that reveal the relationship.
-    ("address_rate", 0.6), ("relationship_line_rate", 0.9),
+    ("address_rate", 0.6), ("relationship_line_rate", 0.6),
 )
 
 # At 8 fps one 16-frame feature window covers 2 s. The default preset renders about 1,900
