@@ -404,7 +404,7 @@ def draw_dialog(rng: np.random.Generator, interactions: list[Interaction], durat
                 characters: list[Character], knobs: DemoKnobs,
                 relationships: dict[tuple[int, int], tuple[str, str]] | None = None) -> list[SubtitleCue]:
     """Subtitle cues of a clip, clip-relative, inside [0, duration], sorted by start; ``relationships``
-    (the movie's, for the vocatives of ``address_rate``) may be left out when that rate is 0."""
+    (the movie's, for ``address_rate`` and ``relationship_line_rate``) may be left out when both are 0."""
     relationships = relationships or {}
     cues: list[SubtitleCue] = []
 
