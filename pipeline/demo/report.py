@@ -180,9 +180,18 @@ COUPLING_TEXT = """ With probability {coupling:.2f} a shot is
   and both-modality classes, or from the dialog-only and both-modality ones (scenes of one kind)."""
 
 
+LINES_TEXT = """
+  With probability {lines:.2f} the subject of a labelled pair's dialog interaction also says a line that
+  reveals the relationship (a parent asks about homework, a boss wants the report, ...;
+  `vocabulary.RELATIONSHIP_LINES`), in the cue of its first sentence."""
+
+
 def address_text(knobs: DemoKnobs) -> str:
-    """The README's sentence on relationship vocatives (empty when ``address_rate`` is 0)."""
-    return ADDRESS_TEXT.format(address=knobs.address_rate) if knobs.address_rate > 0 else ""
+    """The README's sentences on relationship vocatives and lines (empty when both rates are 0)."""
+    text = ADDRESS_TEXT.format(address=knobs.address_rate) if knobs.address_rate > 0 else ""
+    if knobs.relationship_line_rate > 0:
+        text += LINES_TEXT.format(lines=knobs.relationship_line_rate)
+    return text
 
 
 def clips_text(knobs: DemoKnobs) -> str:
