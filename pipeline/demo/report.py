@@ -123,7 +123,7 @@ contact_sheet.png                 a few frames with face/person boxes and labels
 {clips_text}
 - **Dialog.** The subject's sentences carry the class's cue with probability {cue:.2f}, another class's cue
   with {confusion:.2f}, otherwise a neutral line; the object replies in a second speaker turn ("- "); fillers,
-  unrelated lines, sentences split over two cues with "..." and wrapped lines add noise.{address_text}
+  unrelated lines, sentences split over two cues with "..." and wrapped lines add noise.{relationship_dialog_text}
 - **Face tracks.** One track per character and shot, with jitter ({jitter} px), missed frames ({miss:.2f}),
   tracker losses that split tracks, dropped short tracks (skipped ids), a whole character of a clip
   untracked with probability {missing_track:.2f}, extras labelled "other", false detections "no_face".
@@ -186,7 +186,7 @@ LINES_TEXT = """
   `vocabulary.RELATIONSHIP_LINES`), in the cue of its first sentence."""
 
 
-def address_text(knobs: DemoKnobs) -> str:
+def relationship_dialog_text(knobs: DemoKnobs) -> str:
     """The README's sentences on relationship vocatives and lines (empty when both rates are 0)."""
     text = ADDRESS_TEXT.format(address=knobs.address_rate) if knobs.address_rate > 0 else ""
     if knobs.relationship_line_rate > 0:
@@ -224,7 +224,7 @@ def write_readme(path: Path, summary: dict[str, Any], knobs: DemoKnobs) -> None:
         min_chars=knobs.min_characters, max_chars=knobs.max_characters,
         missing_rel=knobs.missing_relationship_rate, modality=tuple(knobs.modality_weights),
         strength=knobs.relationship_strength, clips_text=clips_text(knobs), cue=knobs.dialog_cue_rate,
-        confusion=knobs.dialog_confusion_rate, address_text=address_text(knobs), jitter=knobs.face_jitter_px, miss=knobs.detection_miss_rate,
+        confusion=knobs.dialog_confusion_rate, relationship_dialog_text=relationship_dialog_text(knobs), jitter=knobs.face_jitter_px, miss=knobs.detection_miss_rate,
         missing_track=knobs.missing_track_rate, split_rows="\n".join(rows),
         p2p_no_rel=summary["missing"]["p2p_without_relationship"],
         pairs_no_rel=summary["missing"]["unordered_pairs_without_relationship"],

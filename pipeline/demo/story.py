@@ -426,12 +426,11 @@ def draw_dialog(rng: np.random.Generator, interactions: list[Interaction], durat
         spoken_to = relationships.get((inter.subject, inter.objects[0]), (None, None))[0]
         answered = relationships.get((inter.objects[0], inter.subject), (None, None))[0]
         n_sentences = int(rng.integers(knobs.cue_sentences[0], knobs.cue_sentences[1] + 1))
-        first_t = t
-        for _ in range(n_sentences):
+        for sentence_index in range(n_sentences):
             if t >= stop - 0.3:
                 break
             sentence = _sentence(rng, pattern, addressee, knobs, spoken_to)
-            if (spoken_to and t == first_t and knobs.relationship_line_rate > 0
+            if (spoken_to and sentence_index == 0 and knobs.relationship_line_rate > 0
                     and rng.random() < knobs.relationship_line_rate):
                 sentence = f"{sentence} {rng.choice(RELATIONSHIP_LINES[spoken_to])}"
             length = min(stop - t, 0.25 * len(sentence.split()) + rng.uniform(0.6, 1.2))
