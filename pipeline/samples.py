@@ -32,10 +32,15 @@ What a sample holds (paper Sec. 3, LIReC §1.3-1.8)
   relationship at a clip is the label of the clip's rows for that pair; else the opposite of the
   reverse pair's label in the clip; else the last label of the pair earlier in the movie (LIReC
   propagates relationships over the following clips); else "None" (``-1``). (The annotation rows
-  are the only source: a pair that never interacts has no stated relationship.) Every sample of a clip
-  joins the group of every ordered pair of the clip's cast, so "None" pairs use all their
-  co-occurring interaction clips, and every sample joins the group of its own (subject, object,
-  relationship) label (its ``rel_key``). Clips are taken in order of first appearance in the
+  are the only source: a pair that never interacts has no stated relationship.) As in the authors'
+  code (``cache_relationships`` keeps an interaction of a scene only if both characters take part
+  in it), a sample joins the group of every ordered pair of its interaction's characters
+  (:func:`interaction_characters`: subject, object and the other objects of an interaction
+  addressed to several), in either direction, so a group holds the pair's own interactions in the
+  clips where it has that relationship, not those of other pairs on screen; and every sample joins
+  the group of its own (subject, object, relationship) label (its ``rel_key``). A candidate pair
+  that never interacts with its relationship at the clip has an empty group (no context clips: a
+  zero relationship representation). Clips are taken in order of first appearance in the
   annotation file (the movie's clip order). The model draws up to K members of a group (random in
   training, evenly spaced at test; :mod:`model.data`).
 
@@ -225,6 +230,15 @@ def candidate_pairs(subject: str | None, object_: str | None, cast: Sequence[str
     return pairs[:limit]
 
 
+def interaction_characters(row: AnnotationRow, rows: Sequence[AnnotationRow]) -> list[str]:
+    """The characters of ``row``'s interaction instance: its subject and object, and the other objects
+    of an interaction addressed to several (rows of the clip with the same subject, class and span)."""
+    objects = [other.object for other in rows
+               if other.subject == row.subject and other.interaction == row.interaction
+               and (other.start, other.end) == (row.start, row.end)]
+    return list(dict.fromkeys([row.subject, row.object, *objects]))
+
+
 def _sample_rng(seed: int, movie: str, clip: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(f"{movie}/{clip}".encode()), index])
 
@@ -281,11 +295,14 @@ def clip_samples(movie: str, clip: str, rows: Sequence[AnnotationRow], visual: V
             sentences = overlapping_intervals(dialog.times, row.start, row.end)
             result.dialog[i] = pool_rows(dialog.vectors[sentences], pooling, dialog_dim)
             result.has_dialog[i] = bool(sentences.size)
-        # Relationship context: the sample joins every ordered pair's group, then its own label's.
+        # Relationship context: the sample joins the groups of the ordered pairs of its interaction's
+        # characters (an unlabelled sample: of the whole cast), then its own label's group.
         labelled = row.subject is not None
         pair_key = {(a, b): (a, b, relationship_at(a, b)) for a in cast for b in cast if a != b}
         own_key = (row.subject, row.object, row.relationship)
-        result.memberships.append(list(pair_key.values()) + ([own_key] if labelled else []))
+        involved = set(interaction_characters(row, rows)) if labelled else set(cast)
+        joined_keys = [key for (a, b), key in pair_key.items() if a in involved and b in involved]
+        result.memberships.append(joined_keys + ([own_key] if labelled else []))
         # Candidate pairs (LIReC §1.7), shuffled with a per-sample seeded generator (labelled samples).
         pairs = candidate_pairs(row.subject, row.object, cast, max_candidates)
         order = _sample_rng(seed, movie, clip, i).permutation(len(pairs)) if labelled else np.arange(len(pairs))
@@ -320,12 +337,17 @@ class GroupTable:
         self.members: list[list[tuple[int, int, int]]] = []
         self._joined: set[tuple[int, int]] = set()
 
-    def add(self, key: tuple[int, int, int, int], member: tuple[int, int, int]) -> int:
-        """Add ``member`` = (sample, subject row, object row) to the group of ``key`` (once)."""
+    def group(self, key: tuple[int, int, int, int]) -> int:
+        """The id of the group of ``key`` (a new group without members if there is none yet)."""
         group = self.ids.get(key)
         if group is None:
             group = self.ids[key] = len(self.members)
             self.members.append([])
+        return group
+
+    def add(self, key: tuple[int, int, int, int], member: tuple[int, int, int]) -> int:
+        """Add ``member`` = (sample, subject row, object row) to the group of ``key`` (once)."""
+        group = self.group(key)
         if (group, member[0]) not in self._joined:
             self._joined.add((group, member[0]))
             self.members[group].append(member)
@@ -574,20 +596,19 @@ def _add_clip(writer: ShardWriter, groups: GroupTable, persons: dict[tuple[int, 
         index["subject_row"][sample] = row_of[row.subject] if labelled else NO_CHARACTER
         index["object_row"][sample] = row_of[row.object] if labelled else NO_CHARACTER
 
-        def group_of(key: GroupKey) -> int:
+        def table_key(key: GroupKey) -> tuple[int, int, int, int]:
             subject, object_, relationship = key
-            return groups.add((movie_index, persons[(movie_index, subject)], persons[(movie_index, object_)],
-                               relationship), (sample, row_of[subject], row_of[object_]))
+            return movie_index, persons[(movie_index, subject)], persons[(movie_index, object_)], relationship
 
-        joined = [group_of(key) for key in built.memberships[i]]
+        joined = [groups.add(table_key(key), (sample, row_of[key[0]], row_of[key[1]]))
+                  for key in built.memberships[i]]
         index["rel_key"][sample] = joined[-1] if labelled else -1   # the sample's own label's group
-        group_by_key = dict(zip(built.memberships[i], joined))
         count = int(built.candidate_count[i])
         local = built.candidates[i, :count]
         index["candidates"][sample, :count] = np.where(local >= 0, local + first_row, NO_CHARACTER)
         for slot, key in enumerate(built.candidate_pair[i]):
-            if key is not None:
-                index["candidate_group"][sample, slot] = group_by_key[key]
+            if key is not None:  # a pair that never interacts with that relationship has an empty group
+                index["candidate_group"][sample, slot] = groups.group(table_key(key))
         index["true_candidate"][sample] = built.true_candidate[i]
         index["candidate_count"][sample] = count
         sample += 1

@@ -11,11 +11,12 @@ import pytest
 from _model_helpers import (DialogClip, VisualClip, annotation_row, tiny_classes, write_annotations, write_dialog,
                             write_label_files, write_visual)
 from model.data import choose_context
+from pipeline.formats.annotations import AnnotationRow
 from pipeline.formats.shard import SampleShard
 from pipeline.errors import PipelineError
 from pipeline.formats.visual import VisualFeatureReader
-from pipeline.samples import (MovieInputs, assemble_samples, span_windows, tracked_cast, unlabelled_row,
-                              write_samples)
+from pipeline.samples import (MovieInputs, assemble_samples, interaction_characters, span_windows, tracked_cast,
+                              unlabelled_row, write_samples)
 from pipeline.samples import main as samples_main
 from pipeline.tracks import movie_characters
 
@@ -180,13 +181,16 @@ def _group(shard: SampleShard, subject: str, object_: str, relationship: int) ->
 
 def test_relationship_context_groups(tmp_path):
     shard = SampleShard(_assemble(tmp_path))
-    # ann->bob is "parent" from clip 1 on (propagated into clip 2); both clip-1 samples join it
+    # ann->bob is "parent" from clip 1 on (propagated into clip 2); both clip-1 samples (ann->bob and
+    # bob->ann: both characters take part) join it
     assert _group(shard, "ann", "bob", 2) == [0, 1, 2]
     # bob->ann: the opposite ("child") of the clip's ann->bob label, also propagated into clip 2
     assert _group(shard, "bob", "ann", 3) == [0, 1, 2]
     # sample 1's own label is missing: its rel_key is the (bob, ann, None) group
     assert _group(shard, "bob", "ann", -1) == [1]
-    assert _group(shard, "ann", "cy", -1) == [0, 1]      # 'None' pairs: all co-occurring clips
+    # ann and cy share the clip but never interact: the candidate pair's group has no members (the
+    # authors' code keeps only interactions both characters take part in)
+    assert _group(shard, "ann", "cy", -1) == []
     assert _group(shard, "ann", "bob", -1) == [2]        # sample 2's own (missing) label
     assert shard.group_relationship[shard.rel_key[0]] == 2
     slot = shard.true_candidate[0, 0]
@@ -282,3 +286,15 @@ def test_feature_files_of_other_features_cannot_share_a_shard(tmp_path):
                          max_candidates=20, seed=0)
     shard = SampleShard(_assemble(tmp_path / "c"))
     assert shard.features == {"visual": {"backbone": "synthetic"}, "dialog": {}}
+
+
+def test_interaction_characters_of_an_interaction_addressed_to_several():
+    def row(start: float, subject: str, object_: str, interaction: int) -> AnnotationRow:
+        return AnnotationRow(C1, start, start + 2.0, subject, object_, interaction, -1, [], ["ann", "bob", "cy"])
+
+    rows = [row(0.0, "ann", "bob", 1), row(0.0, "ann", "cy", 1),   # ann talks to bob and cy at once
+            row(0.0, "bob", "ann", 1), row(4.0, "ann", "cy", 1), row(0.0, "ann", "cy", 0)]
+    assert interaction_characters(rows[0], rows) == ["ann", "bob", "cy"]
+    assert interaction_characters(rows[2], rows) == ["bob", "ann"]        # the reverse row: its own pair
+    assert interaction_characters(rows[3], rows) == ["ann", "cy"]         # another span: another instance
+    assert interaction_characters(rows[4], rows) == ["ann", "cy"]         # another class: another instance
