@@ -33,9 +33,9 @@ MISSED_READING = {
     "relationship": "per clip, a relationship shows in the pair's dialog (vocatives and relationship lines, "
                     "pipeline.demo.knobs address_rate and relationship_line_rate, mixed with the other pair's "
                     "words in a two-pair shot and absent from action shots) and in interactions shaped by it "
-                    "(relationship_strength); the relationship-only model learns to read them from about 480 "
-                    "labelled training pairs of 15 classes, and a curve over about 170 validation pairs moves "
-                    "by several points between neighbouring clip counts.",
+                    "(relationship_strength); a pair's context clips are its own interactions, so a pair with "
+                    "few interactions gains little from more clips, and a curve over about 170 validation "
+                    "pairs moves by several points between neighbouring clip counts.",
     "weak": "weak labels must find the pair from the per-character track features alone (the clip's visual "
             "and dialog vectors are the same for every candidate), so the weak model inherits the weak "
             "visual signal.",
