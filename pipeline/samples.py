@@ -230,12 +230,15 @@ def candidate_pairs(subject: str | None, object_: str | None, cast: Sequence[str
     return pairs[:limit]
 
 
+def same_instance(row: AnnotationRow, other: AnnotationRow) -> bool:
+    """Whether two rows of a clip can be one interaction instance: the same class and span."""
+    return other.interaction == row.interaction and (other.start, other.end) == (row.start, row.end)
+
+
 def interaction_characters(row: AnnotationRow, rows: Sequence[AnnotationRow]) -> list[str]:
     """The characters of ``row``'s interaction instance: its subject and object, and the other objects
     of an interaction addressed to several (rows of the clip with the same subject, class and span)."""
-    objects = [other.object for other in rows
-               if other.subject == row.subject and other.interaction == row.interaction
-               and (other.start, other.end) == (row.start, row.end)]
+    objects = [other.object for other in rows if other.subject == row.subject and same_instance(row, other)]
     return list(dict.fromkeys([row.subject, row.object, *objects]))
 
 
@@ -308,8 +311,7 @@ def clip_samples(movie: str, clip: str, rows: Sequence[AnnotationRow], visual: V
         order = _sample_rng(seed, movie, clip, i).permutation(len(pairs)) if labelled else np.arange(len(pairs))
         # the same interaction instance (class and span) also runs object -> subject
         bidirectional = labelled and any(other.subject == row.object and other.object == row.subject
-                                         and other.interaction == row.interaction
-                                         and (other.start, other.end) == (row.start, row.end) for other in rows)
+                                         and same_instance(row, other) for other in rows)
         slot_keys: list[GroupKey | None] = []
         for slot, original in enumerate(order):
             a, b = pairs[original]
