@@ -3,9 +3,9 @@
 
 ``python -m bench.bench_visual_memory [--loops 10] [--dtype auto] [--prefetch 2] [--batch-size 8]``
 
-Streaming decode keeps at most ``batch_size * window`` frames per batch (plus ``prefetch`` batches
-queued) and writes every batch's vectors to the clip's part file, so the peak must not grow with
-the video's length (README "Performance" target: longer / real <= 1.5).
+The stage keeps ``batch_size * window`` frames per batch (plus ``prefetch`` batches queued) and
+writes every batch's vectors to the clip's part file; decord's own read-ahead of the rest of the
+video is what still grows with its length (README "Performance", Memory; target: longer / real <= 1.5).
 """
 from __future__ import annotations
 

@@ -96,7 +96,34 @@ class MaxPool3dSame(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.inline_padding is not None:  # max_pool3d's own padding is implicit -inf
             return F.max_pool3d(x, self.kernel, self.stride, padding=self.inline_padding)
+        implicit = ceil_mode_same_padding(tuple(x.shape[2:]), self.kernel, self.stride)
+        if implicit is not None:  # the same windows without a padded copy of the input (2-6x faster)
+            return F.max_pool3d(x, self.kernel, self.stride, padding=implicit, ceil_mode=True)
         return F.max_pool3d(pad_same(x, self.kernel, self.stride, value=float("-inf")), self.kernel, self.stride)
+
+
+def ceil_mode_same_padding(sizes: tuple[int, ...], kernel: tuple[int, int, int],
+                           stride: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """Front padding per axis with which ``max_pool3d(..., ceil_mode=True)`` pools exactly SAME's windows.
+
+    SAME pads (front, back) with -inf; a ceil-mode pool with symmetric ``front`` padding starts its
+    windows at the same places, clips the last ones at the input's end (cells beyond it never count,
+    as -inf cells never win), and keeps a window only if it starts inside the input or the front
+    padding. So the two agree whenever back >= front, front <= kernel // 2 (PyTorch's limit) and the
+    ceil-mode output has SAME's length ceil(size / stride); else None (pad explicitly).
+    """
+    fronts: list[int] = []
+    for size, k, s in zip(sizes, kernel, stride):
+        front, back = same_padding(size, k, s)
+        if back < front or front > k // 2:
+            return None
+        out = math.ceil((size + 2 * front - k) / s) + 1
+        if (out - 1) * s >= size + front:  # PyTorch drops a last window that starts in the padding
+            out -= 1
+        if out != math.ceil(size / s):
+            return None
+        fronts.append(front)
+    return tuple(fronts)
 
 
 class InceptionModule(nn.Module):

@@ -6,8 +6,10 @@ frames and is filled up by looping over them (Hara's ``LoopPadding``), so every 
 belongs to a window; its time span covers the real frames only.
 
 Frames are decoded straight to the network's resize resolution (``decord.VideoReader(width=,
-height=)``), cropped per :class:`FrameGeometry`, and handed out one batch of windows at a time:
-memory is bounded by ``batch_size * window`` frames, never by the clip length.
+height=)``), cropped per :class:`FrameGeometry`, and handed out one batch of windows at a time.
+The stage holds ``batch_size * window`` frames per batch, but decord 0.6.0 decodes the rest of the
+clip ahead in its own thread and keeps those frames until they are read (at the resize resolution:
+about 67 KB a frame at 112 px), so memory grows with the clip's length (README "Performance").
 """
 from __future__ import annotations
 

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.devices import compute_dtype, dtype_name, fast_bf16_from_cpuinfo, resolve_device
-from extractors.i3d import InceptionI3d, kinetics400_class_names, same_padding
+from extractors.i3d import (InceptionI3d, MaxPool3dSame, ceil_mode_same_padding, kinetics400_class_names, pad_same,
+                            same_padding)
 from extractors.resnext3d import load_resnext101_kinetics, resnext101
 from extractors.weights import WeightsError, load_i3d_weights, write_i3d_weights
 from pipeline.config import ConfigError
@@ -51,6 +54,30 @@ def test_tf_same_padding_matches_output_size_ceil():
     assert same_padding(15, 7, 2) == (3, 3)
     assert same_padding(5, 3, 1) == (1, 1)
     assert same_padding(8, 2, 2) == (0, 0)
+
+
+_POOLS = [((1, 3, 3), (1, 2, 2)), ((3, 3, 3), (2, 2, 2)), ((2, 2, 2), (2, 2, 2)), ((3, 3, 3), (1, 1, 1)),
+          ((3, 3, 3), (3, 3, 3)), ((1, 2, 2), (1, 3, 3)), ((2, 2, 2), (1, 1, 1))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(pool=st.sampled_from(_POOLS), sizes=st.tuples(st.integers(1, 11), st.integers(1, 11), st.integers(1, 30)),
+       seed=st.integers(0, 2**16))
+def test_max_pool_same_equals_an_explicit_minus_infinity_padding(pool, sizes, seed):
+    """The unpadded ceil-mode pool (when it applies) pools exactly TensorFlow's SAME windows."""
+    kernel, stride = pool
+    x = torch.randn(2, 3, *sizes, generator=torch.Generator().manual_seed(seed))
+    expected = torch.nn.functional.max_pool3d(pad_same(x, kernel, stride, value=float("-inf")), kernel, stride)
+    assert torch.equal(MaxPool3dSame(kernel, stride)(x), expected)
+    assert torch.equal(MaxPool3dSame(kernel, stride)(x.contiguous(memory_format=torch.channels_last_3d)), expected)
+
+
+def test_the_stage_s_stride_2_pools_need_no_padded_copy():
+    # I3D at 112 px on a 16:9 frame (199 wide): MaxPool3d_2a/3a and 4a pool without F.pad.
+    assert ceil_mode_same_padding((8, 56, 100), (1, 3, 3), (1, 2, 2)) == (0, 0, 0)
+    assert ceil_mode_same_padding((8, 14, 25), (3, 3, 3), (2, 2, 2)) == (0, 0, 1)
+    # An even kernel at stride 1 pads (0, 1): a ceil-mode pool would stop one window short.
+    assert ceil_mode_same_padding((4, 4, 4), (2, 2, 2), (1, 1, 1)) is None
 
 
 def test_i3d_feature_map_and_logit_shapes():
