@@ -1,6 +1,7 @@
 """Decode-only benchmark on real footage: frames per second of the decoders a feature extractor can use.
 
-``python -m bench.bench_decode [--video FILE] [--input-size 112] [--clip-frames 128] [--frames N]``
+``python -m bench.bench_decode [--video FILE] [--input-size 112] [--clip-frames 128] [--frames N]
+[--workers N]``
 
 On the 720p H.264 trailer of :mod:`bench.footage` (or ``--video``), every frame in order, each
 decoder in turn in this one process (so the ratios share the machine's load), one decoding thread
@@ -13,6 +14,9 @@ each (as the visual stage: ``num_threads=1``):
   clip start): what opening each MovieGraphs clip costs when clips are short;
 - ``decord stage path``: :func:`extractors.video.iter_window_batches` (resized reader, windows of 16
   gathered into batches of 8), the exact decode work of the stage;
+- ``decord stage path, N clips at once``: the same on ``--workers`` clips (the video N times) at once,
+  as the stage decodes with ``visual.decode_workers: N`` (:class:`extractors.prefetch.ParallelPrefetcher`,
+  one thread per clip): frames/s of all clips together, the decode limit a GPU can be fed at;
 - ``OpenCV``: ``cv2.VideoCapture.read`` then ``cv2.resize`` (INTER_AREA) to the same size;
 - ``torchcodec``: ``VideoDecoder`` full size then ``torch.nn.functional.interpolate`` (antialiased
   bilinear); only when the package imports beside our torch (it is not a dependency: torchcodec 0.17.0
@@ -61,6 +65,18 @@ def _stage_path(video: Path, n_frames: int, input_size: int) -> int:
     return sum(batch.shape[0] * batch.shape[1] for _, batch in iter_window_batches(info, geometry, windows, 8))
 
 
+def _stage_path_parallel(video: Path, n_frames: int, input_size: int, workers: int) -> int:
+    from extractors.prefetch import ParallelPrefetcher
+    from extractors.video import FrameGeometry, iter_window_batches, plan_windows, probe_video
+
+    info = probe_video(video)
+    geometry = FrameGeometry.for_video(info.width, info.height, input_size, "full")
+    windows = plan_windows(min(n_frames, info.n_frames), 16, 16)
+    with ParallelPrefetcher(range(workers), lambda _: iter_window_batches(info, geometry, windows, 8),
+                            workers=workers, depth=2) as batches:
+        return sum(batch.shape[0] * batch.shape[1] for _, batch in batches)
+
+
 def _opencv(video: Path, n_frames: int, width: int, height: int) -> int:
     import cv2
 
@@ -97,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input-size", type=int, default=112, help="shorter side after resizing")
     parser.add_argument("--clip-frames", type=int, default=128, help="frames per reader in the per-clip row")
     parser.add_argument("--frames", type=int, default=0, help="decode only the first N frames (0: all)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="clips decoded at once in the parallel row (default: the CPUs)")
     args = parser.parse_args(argv)
     import torch
 
@@ -115,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         f"decord reader per clip ({args.clip_frames} fr)": lambda: _decord_per_clip(video, n_frames, w, h,
                                                                                       args.clip_frames),
         "decord stage path (windows)": lambda: _stage_path(video, n_frames, args.input_size),
+        f"decord stage path, {args.workers} clips at once": lambda: _stage_path_parallel(
+            video, n_frames, args.input_size, args.workers),
         f"OpenCV + cv2.resize ({w}x{h})": lambda: _opencv(video, n_frames, w, h),
     }
     try:
@@ -131,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         rates[name] = frames / (time.perf_counter() - started)
     load = os.getloadavg()
     print(f"decode only, {video.name} ({info.width}x{info.height} @ {info.fps:g} fps, {n_frames} frames), "
-          f"1 decoding thread, {os.cpu_count()} CPUs, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"1 decoding thread per reader, {os.cpu_count()} CPUs, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     reference = next(iter(rates.values()))
     print(f"| {'decoder':40s} | {'frames/s':>8s} | {'vs decord full':>14s} |")
     print(f"|{'-' * 42}|{'-' * 10}|{'-' * 16}|")

@@ -2,17 +2,20 @@
 path of the existing extractors, and today's main.
 
 ``python -m bench.bench_visual [--video FILE] [--backbone i3d] [--input-size 112] [--batch-size 8]
-[--device cpu] [--dtype auto] [--weights FILE] [--checkout DIR] [--quick]``
+[--device cpu] [--dtype auto] [--weights FILE] [--checkout DIR] [--quick] [--clips N]
+[--decode-workers auto]``
 
 One run, each configuration in a fresh subprocess (so each peak RSS is its own and the ratios share
 the machine's load), at equal settings: same backbone and weights, input size (shorter side, whole
 frame: ``crop: full``), 16-frame windows every 16 frames, batch size; on the real 720p H.264 trailer
-of :mod:`bench.footage` (or ``--video``). Rows:
+of :mod:`bench.footage` (or ``--video``), as one clip, or as a movie of ``--clips N`` clips (the same
+video N times: every row then does N times the work), which ``visual.decode_workers`` (``--decode-workers``)
+can decode at once: the shape of a MovieGraphs movie, and what feeds a GPU. Rows:
 
 - ``model-only``: the windows decoded into memory beforehand, then only normalisation + backbone: the
   compute limit;
-- ``decode-only``: our decoding path alone (decord, resized in the decoder, windows gathered): the
-  decode limit;
+- ``decode-only``: our decoding path alone (decord, resized in the decoder, windows gathered, the
+  resolved number of decode workers on the clips): the decode limit;
 - ``ours``: :func:`extractors.visual.extract_movie` end to end (decode in a background thread, resize,
   normalise, model, ROI pooling of one face track present in every frame, HDF5 parts and merge);
 - ``ours float32`` / ``ours no prefetch``: the same with one of the two optimisations off (breakdown);
@@ -57,7 +60,17 @@ def _config(args: argparse.Namespace, dtype: str, prefetch: int | None) -> dict:
         visual["allow_random_weights"] = True
     if prefetch is not None:   # a checkout older than the prefetch setting does not know the key
         visual["prefetch"] = prefetch
+        visual["decode_workers"] = _workers_setting(args.decode_workers)
     return {"dataset": {"format": "moviegraphs", "root": args.root}, "visual": visual}
+
+
+def _workers_setting(value: str) -> int | str:
+    return int(value) if str(value).isdigit() else value
+
+
+def clip_names(clips: int) -> list[str]:
+    """The clips of the bench movie: the video once, or ``clips`` times."""
+    return [CLIP] if clips == 1 else [f"{CLIP}_{k + 1:02d}" for k in range(clips)]
 
 
 def _cuda_peak_mb() -> float:
@@ -82,37 +95,62 @@ def _child_model(args: argparse.Namespace, settings) -> dict:
     from extractors.backbone import load_backbone
 
     _, _, windows, batches = _decoded_windows(settings, Path(args.video))
-    frames = [batch for _, batch in batches]
+    # The clips are the same video: decoded once; their windows batched one after the other, as the stage does.
+    frames = [window for _, batch in batches for window in batch] * args.clips
     backbone = load_backbone(settings)
     started = time.perf_counter()
-    for batch in frames:
-        maps = backbone.feature_maps(batch)
+    for start in range(0, len(frames), settings.batch_size):
+        maps = backbone.feature_maps(np.stack(frames[start:start + settings.batch_size]))
         np.asarray(maps.mean(dim=(2, 3)).cpu())
     elapsed = time.perf_counter() - started
-    return {"windows": len(windows), "loop_s": elapsed, "decode_s": 0.0, "total_s": elapsed,
+    return {"windows": len(frames), "loop_s": elapsed, "decode_s": 0.0, "total_s": elapsed,
             "dtype": backbone.attrs()["dtype"]}
 
 
 def _child_decode(args: argparse.Namespace, settings) -> dict:
-    """Decode-only: our decoding path (decord resized in the decoder, windows gathered), no model."""
+    """Decode-only: our decoding path (decord resized in the decoder, windows gathered) on every clip,
+    as many clips at once as the stage would decode (``decode_workers`` resolved here), no model."""
+    import torch
+
+    from extractors.prefetch import ParallelPrefetcher
+    from pipeline.devices import decode_workers, resolve_device
+
+    workers = decode_workers(settings.decode_workers, resolve_device(settings.device).type, torch.get_num_threads())
     started = time.perf_counter()
-    _, _, windows, batches = _decoded_windows(settings, Path(args.video))
-    for _ in batches:
-        pass
+    windows = 0
+    with ParallelPrefetcher(range(args.clips), lambda _: _decoded_windows(settings, Path(args.video))[3],
+                            workers=workers, depth=max(settings.prefetch, 1)) as batches:
+        for batch_windows, _ in batches:
+            windows += len(batch_windows)
     elapsed = time.perf_counter() - started
-    return {"windows": len(windows), "loop_s": elapsed, "decode_s": elapsed, "total_s": elapsed, "dtype": "-"}
+    return {"windows": windows, "loop_s": elapsed, "decode_s": elapsed, "total_s": elapsed, "dtype": "-",
+            "decode_workers": workers}
 
 
 def _child_jpeg(args: argparse.Namespace, settings) -> dict:
     """The JPEG reference path: ffmpeg -> JPEG files -> PIL -> the same backbone on the same windows."""
+    from extractors.backbone import load_backbone
+
+    backbone = load_backbone(settings)
+    started = time.perf_counter()
+    extract_s = load_s = 0.0
+    windows: list = []
+    for _ in range(args.clips):   # every clip on its own, as the reference extractors do
+        extract, load, clip_windows = _jpeg_clip(args, settings, backbone)
+        extract_s, load_s, windows = extract_s + extract, load_s + load, windows + clip_windows
+    elapsed = time.perf_counter() - started
+    return {"windows": len(windows), "loop_s": elapsed, "decode_s": extract_s + load_s, "total_s": elapsed,
+            "dtype": backbone.attrs()["dtype"], "ffmpeg_s": extract_s}
+
+
+def _jpeg_clip(args: argparse.Namespace, settings, backbone) -> tuple[float, float, list]:
+    """One clip of the JPEG reference path: (ffmpeg seconds, JPEG loading seconds, windows)."""
     import numpy as np
     from PIL import Image
 
     from bench.footage import ffmpeg
-    from extractors.backbone import load_backbone
     from extractors.video import FrameGeometry, plan_windows
 
-    backbone = load_backbone(settings)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="jpeg_ref_") as tmp:
         # Hara's video_jpg_kinetics.py: landscape -> scale=-1:240 (portrait: 240:-1), JPEG per frame.
@@ -138,9 +176,7 @@ def _child_jpeg(args: argparse.Namespace, settings) -> dict:
             load_s += time.perf_counter() - tick
             maps = backbone.feature_maps(np.stack(batch))
             np.asarray(maps.mean(dim=(2, 3)).cpu())
-    elapsed = time.perf_counter() - started
-    return {"windows": len(windows), "loop_s": elapsed, "decode_s": extracted - started + load_s, "total_s": elapsed,
-            "dtype": backbone.attrs()["dtype"], "ffmpeg_s": extracted - started}
+    return extracted - started, load_s, windows
 
 
 def _child_stream(args: argparse.Namespace, settings) -> dict:
@@ -184,27 +220,29 @@ def _child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(result))
 
 
-def make_dataset(root: Path, video: Path) -> None:
-    """A one-clip movie of ``video`` with one face track in every frame (so ROI pooling runs)."""
+def make_dataset(root: Path, video: Path, clips: int = 1) -> None:
+    """A movie of ``clips`` clips, each ``video``, with one face track in every frame (so ROI pooling runs)."""
     from extractors.video import probe_video
     from pipeline.tracks import write_clip_tracks, write_track_names
 
     info = probe_video(video)
     (root / "videos" / CLIP).mkdir(parents=True, exist_ok=True)
-    link = root / "videos" / CLIP / f"{CLIP}.mp4"
-    if not link.exists():
-        link.symlink_to(video.resolve())
     face = (info.width * 0.45, info.height * 0.2, info.width * 0.1, info.height * 0.15)
-    write_clip_tracks(root / "ftracks" / CLIP / f"{CLIP}.json", [[(f, *face) for f in range(info.n_frames)]],
-                      info.fps)
-    write_track_names(root / "ftrack_ids" / f"{CLIP}.json", {CLIP: ["Bunny"]})
+    for clip in clip_names(clips):
+        link = root / "videos" / CLIP / f"{clip}.mp4"
+        if not link.exists():
+            link.symlink_to(video.resolve())
+        write_clip_tracks(root / "ftracks" / CLIP / f"{clip}.json", [[(f, *face) for f in range(info.n_frames)]],
+                          info.fps)
+    write_track_names(root / "ftrack_ids" / f"{CLIP}.json", {clip: ["Bunny"] for clip in clip_names(clips)})
 
 
 def _run(args: argparse.Namespace, kind: str, dtype: str, prefetch: int, tag: str) -> dict:
     command = [sys.executable, "-m", "bench.bench_visual", "--child", kind, "--root", args.root, "--video", args.video,
                "--tag", tag, "--backbone", args.backbone, "--input-size", str(args.input_size),
                "--batch-size", str(args.batch_size), "--device", args.device, "--dtype", dtype,
-               "--prefetch", str(prefetch)] + (["--weights", args.weights] if args.weights else [])
+               "--prefetch", str(prefetch), "--clips", str(args.clips), "--decode-workers", str(args.decode_workers)
+               ] + (["--weights", args.weights] if args.weights else [])
     return _result(subprocess.run(command, capture_output=True, text=True), tag)
 
 
@@ -231,6 +269,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (as visual.device)")
     parser.add_argument("--dtype", default="auto", help="as visual.dtype (auto: bf16 on GPU and native-bf16 CPUs)")
     parser.add_argument("--prefetch", type=int, default=2, help="as visual.prefetch")
+    parser.add_argument("--clips", type=int, default=1, help="the video as a movie of this many clips")
+    parser.add_argument("--decode-workers", default="auto", help="as visual.decode_workers")
     parser.add_argument("--weights", default=None,
                         help="backbone weights (default: work/weights/i3d_kinetics400.pt for I3D if present, "
                              "else random weights of the same architecture: the speed is the same)")
@@ -257,7 +297,7 @@ def main() -> None:
     on_gpu = args.device != "cpu"
     with tempfile.TemporaryDirectory(prefix="bench_visual_") as tmp:
         args.root = tmp
-        make_dataset(Path(tmp), Path(args.video))
+        make_dataset(Path(tmp), Path(args.video), args.clips)
         if on_gpu:  # a first, unreported run pays CUDA's start-up (context, cuDNN autotuning)
             _run(args, "model", args.dtype, args.prefetch, "warmup")
         plan = {"model-only": ("model", args.dtype, 0), "decode-only": ("decode", args.dtype, 0),
@@ -280,7 +320,8 @@ def main() -> None:
     print(f"visual stage on {args.device} ({os.cpu_count()} CPUs, best of {args.repeats}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}), "
           f"{args.backbone} at {args.input_size} px, batch {args.batch_size}, "
           f"weights: {Path(args.weights).name if args.weights else 'random'}; video {Path(args.video).name} "
-          f"({rows['ours']['windows']} windows of 16 frames)")
+          f"({rows['ours']['windows']} windows of 16 frames in {args.clips} clip(s); decode-only with "
+          f"{rows['decode-only']['decode_workers']} decode worker(s))")
     memory = "peak_cuda_mb" if on_gpu else "peak_rss_mb"
     print(f"| {'run':18s} | {'dtype':8s} | {'windows/s':>9s} | {'loop s':>7s} | {'total s':>7s} | {'decode %':>8s} "
           f"| {'peak RSS MB':>11s} |" + (" peak CUDA MB |" if on_gpu else ""))

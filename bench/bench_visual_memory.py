@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--prefetch", type=int, default=2)
+    parser.add_argument("--decode-workers", default="auto")
     parser.add_argument("--weights", default=None)
     args = parser.parse_args(argv)
+    args.clips = 1
     if args.weights is None and args.backbone == "i3d":
         default = Path("work/weights/i3d_kinetics400.pt")
         args.weights = str(default.resolve()) if default.is_file() else None

@@ -2,7 +2,8 @@
 # The CUDA path of every stage, on a GPU machine without Snakemake: the tiny demo through the same
 # entry points the rules call (demo -> annotations -> visual -> dialog -> samples -> train ->
 # evaluate), then bf16 autocast vs float32 visual features of one movie, then the GPU benchmarks
-# (bench_visual three-way on real footage for both backbones, bf16 and float32, peak CUDA memory).
+# (bench_visual three-way on real footage for both backbones, bf16 and float32, peak CUDA memory;
+# on the trailer as one clip and as a movie of 8 clips decoded at once).
 #
 #   bash bench/gpu_check.sh I3D_WEIGHTS BERT_FOLDER [WORK_DIR]
 #
@@ -98,6 +99,12 @@ PY
 # machines are often offline: fetch it elsewhere with `python -m bench.footage --loop 10` and copy
 # bench/data/ along); ffmpeg on the PATH for the JPEG reference path.
 step "bench visual i3d ($device)" "$python" -m bench.bench_visual --device "$device" --weights "$weights" --batch-size 16
+# The trailer as a movie of 8 clips: decode_workers auto (the CPUs minus one on a GPU) decodes them at
+# once; the decode-only row is then the decode limit of this machine, and ours / decode limit says
+# whether the GPU still waits on decoding.
+step "bench visual i3d, 8 clips ($device)" "$python" -m bench.bench_visual --device "$device" --weights "$weights" \
+  --batch-size 16 --clips 8 --quick
+step "bench decode (1 and $(nproc) clips at once)" "$python" -m bench.bench_decode
 step "bench visual resnext101 ($device, random weights)" "$python" -m bench.bench_visual --device "$device" \
   --backbone resnext101 --batch-size 16 --quick
 step "bench visual memory ($device)" "$python" -m bench.bench_visual_memory --device "$device" --weights "$weights" \

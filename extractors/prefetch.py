@@ -1,19 +1,22 @@
-"""A bounded background producer: the next items of an iterator are made in a thread while the
+"""Bounded background producers: the next items of an iterator are made in a thread while the
 caller works on the current one (the visual stage decodes the next batches of windows while the
-backbone runs on this one).
+backbone runs on this one); :class:`ParallelPrefetcher` makes the items of several sources (clips)
+at once, in as many threads, and hands them out in the sources' order.
 
 Decoding (decord, numpy) and the 3D convolutions (oneDNN) release the GIL, so the two overlap on
-separate cores. At most ``depth`` items wait in this queue (decord 0.6.0 itself decodes a whole video
-ahead in its own thread, unbounded, beneath this: README "Performance", Memory). An exception in the producer is raised in the caller at the item where it
-happened; :meth:`Prefetcher.close` (or leaving the ``with`` block, also on error) stops the thread
+separate cores. At most ``depth`` items wait in this queue (decord 0.6.0 itself decodes a whole
+video ahead in its own thread, unbounded, beneath this: README "Performance", Memory). An exception
+in the producer is raised in the caller at the item where it happened; :meth:`Prefetcher.close` (or leaving the ``with`` block, also on error) stops the thread
 and waits for it.
 """
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Generic, Iterable, Iterator, TypeVar
+from collections import deque
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 _DONE = object()
@@ -63,6 +66,11 @@ class Prefetcher(Generic[T]):
             return
         self._put(_DONE)
 
+    @property
+    def producing(self) -> bool:
+        """True while the background thread is still making items."""
+        return self._thread is not None and self._thread.is_alive()
+
     def __iter__(self) -> Iterator[T]:
         return self
 
@@ -102,6 +110,77 @@ class Prefetcher(Generic[T]):
             close()
 
     def __enter__(self) -> "Prefetcher[T]":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class ParallelPrefetcher(Generic[S, T]):
+    """The items of ``produce(source)`` for every source in turn, made by up to ``workers`` sources at once.
+
+    Each source gets its own :class:`Prefetcher` (``depth`` items ahead, its own thread). At most
+    ``workers`` of them are producing at a time and at most ``workers + 1`` are held (the one being
+    read plus those ahead), so memory stays bounded however many sources there are. The items come
+    out exactly in the order of one thread over all sources (the sources' order, then each source's
+    own), whatever ``workers`` is; an error is raised at the item where it happened. ``workers=1``
+    is one thread that starts on the next source while the current one is still being read.
+    ``depth=0`` makes everything in the caller's thread (``workers`` then has no effect).
+    """
+
+    def __init__(self, sources: Iterable[S], produce: Callable[[S], Iterable[T]], workers: int = 1,
+                 depth: int = 2, name: str = "prefetch"):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if depth < 0:
+            raise ValueError(f"prefetch depth must be >= 0, got {depth}")
+        self._sources = iter(sources)
+        self._produce, self._workers, self._depth, self._name = produce, workers, depth, name
+        self._active: deque[Prefetcher[T]] = deque()
+        self._sources_left = True
+        self._closed = False
+        self._started = 0
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Start the next sources while fewer than ``workers`` are producing (and room is left)."""
+        while (self._sources_left and len(self._active) <= self._workers
+               and (not self._active or sum(p.producing for p in self._active) < self._workers)):
+            if self._depth == 0 and self._active:
+                return  # in the caller's thread: one source at a time
+            try:
+                source = next(self._sources)
+            except StopIteration:
+                self._sources_left = False
+                return
+            self._started += 1
+            self._active.append(Prefetcher(self._produce(source), depth=self._depth,
+                                           name=f"{self._name}-{self._started}"))
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        while not self._closed:
+            self._top_up()
+            if not self._active:
+                break
+            try:
+                return next(self._active[0])
+            except StopIteration:
+                self._active.popleft()
+            except BaseException:
+                self.close()
+                raise
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop every producer and wait for their threads."""
+        self._closed = True
+        while self._active:
+            self._active.popleft().close()
+
+    def __enter__(self) -> "ParallelPrefetcher[S, T]":
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -43,6 +43,7 @@ class VisualSettings:
     stride: int
     batch_size: int
     prefetch: int
+    decode_workers: int | str   # an integer or "auto" (pipeline.devices.decode_workers)
     device: str
     dtype: str
     roi: RoiSettings
@@ -60,7 +61,8 @@ class VisualSettings:
             weights=WorkPaths(config).visual_weights(visual),
             allow_random_weights=bool(visual["allow_random_weights"]), input_size=int(visual["input_size"]),
             crop=visual["crop"], window=int(visual["window"]), stride=int(visual["stride"]),
-            batch_size=int(visual["batch_size"]), prefetch=int(visual["prefetch"]), device=visual["device"],
+            batch_size=int(visual["batch_size"]), prefetch=int(visual["prefetch"]),
+            decode_workers=visual["decode_workers"], device=visual["device"],
             dtype=visual["dtype"],
             roi=RoiSettings.from_section(visual["roi"]), person_box=PersonBoxRatios.from_config(config),
             keep_maps=bool(visual["keep_maps"]), track_scale=float(config["dataset"]["track_scale"]),
@@ -68,8 +70,8 @@ class VisualSettings:
         )
 
     def shaping_attrs(self) -> dict[str, Any]:
-        """The settings that shape the numbers, as HDF5 attributes (batch size, prefetch and paths
-        excluded; the resolved dtype is the backbone's attribute)."""
+        """The settings that shape the numbers, as HDF5 attributes (batch size, prefetch, decode
+        workers and paths excluded; the resolved dtype is the backbone's attribute)."""
         attrs = {
             "backbone": self.backbone, "feature_layer": FEATURE_LAYERS[self.backbone],
             "input_size": self.input_size, "crop": self.crop, "window": self.window, "stride": self.stride,

@@ -8,7 +8,9 @@ over a person's region (ROI pooling) for each character. Per clip (:mod:`extract
 windows and decoding, :mod:`extractors.roi` for the boxes):
 
 1. decode the clip in windows (streaming, resized in the decoder, ``visual.prefetch`` batches ahead
-   in a background thread), a batch of windows per forward pass with no grad; keep the feature map of each window, averaged over its time steps (I3D: 2 steps);
+   in a background thread; ``visual.decode_workers`` clips at once, each in its own thread, for a
+   GPU that one decoding core cannot feed), a batch of windows per forward pass with no grad; keep
+   the feature map of each window, averaged over its time steps (I3D: 2 steps);
 2. global vector per window = spatial mean of that map;
 3. for every face track present in a window: the person boxes of its detections in that window are
    ROI-pooled on the window's map and averaged (one vector per track and window).
@@ -41,11 +43,12 @@ import numpy as np
 import torch
 
 from extractors.backbone import Backbone, load_backbone
-from extractors.prefetch import Prefetcher
+from extractors.prefetch import ParallelPrefetcher
 from extractors.roi import has_area, input_to_grid, person_boxes, pool_boxes
 from extractors.settings import VisualSettings
 from extractors.video import FrameGeometry, VideoInfo, Window, iter_window_batches, plan_windows, probe_video
 from pipeline.dataset import DatasetError, DatasetLayout
+from pipeline.devices import decode_workers
 from pipeline.formats.stage_report import StageReport
 from pipeline.formats.visual import ClipPartWriter, VisualTrack, merge_clip_parts, part_inputs
 from pipeline.provenance import sha256_file
@@ -194,11 +197,10 @@ class ClipExtraction:
         self.part.discard()
 
 
-def _decoded_batches(plans: list[ClipPlan], batch_size: int):
-    """``(plan, windows, frames (B, T, H, W, 3))`` for every clip of ``plans``, a batch of windows at a time."""
-    for plan in plans:
-        for windows, frames in iter_window_batches(plan.info, plan.geometry, plan.windows, batch_size):
-            yield plan, windows, frames
+def _decoded_batches(plan: ClipPlan, batch_size: int):
+    """``(plan, windows, frames (B, T, H, W, 3))`` for the windows of one clip, a batch at a time."""
+    for windows, frames in iter_window_batches(plan.info, plan.geometry, plan.windows, batch_size):
+        yield plan, windows, frames
 
 
 def _window_stream(batches):
@@ -233,14 +235,17 @@ def _pool_tracks(settings: VisualSettings, maps: torch.Tensor, batch: list,
 
 
 def extract_clips(backbone: Backbone, settings: VisualSettings, plans: list[ClipPlan], parts: Path,
-                  counts: dict[str, int], timings: dict[str, float], progress=None) -> None:
+                  counts: dict[str, int], timings: dict[str, float], progress=None, workers: int = 1) -> None:
     """Features of ``plans`` into ``parts/<clip>.h5``: windows of consecutive clips share batches of
     ``batch_size`` (same input size only); a clip's part is committed when its last window is done.
 
-    Decoding runs ``settings.prefetch`` batches ahead in a background thread (:class:`Prefetcher`),
-    overlapping the model; ``timings["decode_s"]`` is the time spent waiting for decoded frames."""
+    Decoding runs ``settings.prefetch`` batches ahead in background threads, up to ``workers``
+    clips at once (:class:`ParallelPrefetcher`; the windows come out in the same order for any
+    number, so the batches and the numbers do not depend on it), overlapping the model;
+    ``timings["decode_s"]`` is the time spent waiting for decoded frames."""
     clips: dict[str, ClipExtraction] = {}
-    decoded = Prefetcher(_decoded_batches(plans, settings.batch_size), depth=settings.prefetch, name="visual-decode")
+    decoded = ParallelPrefetcher(plans, lambda plan: _decoded_batches(plan, settings.batch_size), workers=workers,
+                                 depth=settings.prefetch, name="visual-decode")
     stream = _window_stream(decoded)
     batch: list = []
     try:
@@ -347,13 +352,16 @@ def extract_movie(settings: VisualSettings, movie: str, out: str | Path,
                   **{f"detections_{reason}": sum(plan.dropped[reason] for plan in plans)
                      for reason in ("after_last_frame", "no_size", "outside_picture")})
     timings = {"decode_s": 0.0, "model_s": 0.0}
+    workers = decode_workers(settings.decode_workers, backbone.device.type, torch.get_num_threads())
     prepared = time.perf_counter()
-    log.info("%s: %d clips (%d already done), %d windows to compute, backbone %s (%s, %s) on %s, parts in %s",
+    log.info("%s: %d clips (%d already done), %d windows to compute, backbone %s (%s, %s) on %s, "
+             "decoding %d clip(s) at once, parts in %s",
              movie, len(plans), counts["clips_resumed"], sum(len(p.windows) for p in todo), backbone.name,
-             backbone.weights_file or "random weights", backbone.attrs()["dtype"], backbone.device, parts)
+             backbone.weights_file or "random weights", backbone.attrs()["dtype"], backbone.device,
+             workers if settings.prefetch else 1, parts)
     with tqdm(total=sum(len(p.windows) for p in todo), unit="window", desc=f"visual {movie}",
               disable=None) as progress:
-        extract_clips(backbone, settings, todo, parts, counts, timings, progress)
+        extract_clips(backbone, settings, todo, parts, counts, timings, progress, workers=workers)
 
     attrs = {**settings.shaping_attrs(), **backbone.attrs(), "movie": movie, "settings_hash": digest,
              "versions": json.dumps(stage_versions("visual"), sort_keys=True)}

@@ -120,6 +120,22 @@ def dtype_name(spec: str, device_type: str, fast_bf16: bool | None = None) -> st
     return spec
 
 
+def decode_workers(spec: int | str, device_type: str, threads: int) -> int:
+    """How many clips the visual stage decodes at once (``visual.decode_workers``).
+
+    "auto": 1 on cpu (the backbone keeps every core busy; decoding a clip costs about a sixth of its
+    model time there, README "Performance"), ``threads - 1`` (at least 1) on a GPU, where one
+    decoding core feeds far fewer windows per second than the GPU computes. An integer is used as is.
+    """
+    if isinstance(spec, str):
+        if spec.strip().lower() != "auto":
+            raise ConfigError(f"decode_workers {spec!r}: use auto or an integer >= 1")
+        return 1 if device_type == "cpu" else max(1, threads - 1)
+    if spec < 1:
+        raise ConfigError(f"decode_workers {spec}: use auto or an integer >= 1")
+    return int(spec)
+
+
 def compute_dtype(spec: str, device: "torch.device") -> "torch.dtype":
     """:func:`dtype_name` of ``spec`` on ``device`` as a torch dtype."""
     import torch

@@ -1,4 +1,5 @@
-"""The background decoder of the visual stage: order, bounded look-ahead, errors, shutdown."""
+"""The background decoders of the visual stage: order, bounded look-ahead, errors, shutdown; several
+sources (clips) at once in the sources' order."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +8,7 @@ import time
 
 import pytest
 
-from extractors.prefetch import Prefetcher
+from extractors.prefetch import ParallelPrefetcher, Prefetcher
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2, 5])
@@ -62,3 +63,91 @@ def test_close_stops_a_producer_blocked_on_a_full_queue():
 def test_negative_depth_is_refused():
     with pytest.raises(ValueError, match="depth"):
         Prefetcher(iter(()), depth=-1)
+
+
+def _sources(lengths):
+    """Per source k: ``lengths[k]`` items ``(k, i)``, each made after a short sleep (decoding)."""
+    def produce(source):
+        for i in range(lengths[source]):
+            time.sleep(0.002 * (source % 3))
+            yield source, i
+    return produce
+
+
+@pytest.mark.parametrize("workers,depth", [(1, 0), (1, 2), (3, 1), (4, 2), (8, 3)])
+def test_parallel_sources_come_out_in_the_order_of_one_thread(workers, depth):
+    lengths = [5, 0, 3, 7, 1, 0, 4, 2, 6]
+    expected = [(k, i) for k, n in enumerate(lengths) for i in range(n)]
+    with ParallelPrefetcher(range(len(lengths)), _sources(lengths), workers=workers, depth=depth) as items:
+        assert list(items) == expected
+        assert list(items) == []
+
+
+def test_parallel_sources_run_at_once_but_no_more_than_workers():
+    running, most = set(), [0]
+    lock = threading.Lock()
+
+    def produce(source):
+        with lock:
+            running.add(source)
+            most[0] = max(most[0], len(running))
+        deadline = time.monotonic() + 2.0
+        while most[0] < 4 and time.monotonic() < deadline:  # the first four meet here
+            time.sleep(0.005)
+        with lock:
+            running.discard(source)
+        yield source
+
+    with ParallelPrefetcher(range(8), produce, workers=4, depth=1) as items:
+        assert list(items) == list(range(8))
+    assert most[0] == 4
+
+
+def test_parallel_look_ahead_is_bounded():
+    made = []
+
+    def produce(source):
+        for i in itertools.count():
+            made.append((source, i))
+            yield source, i
+
+    with ParallelPrefetcher(itertools.count(), produce, workers=2, depth=2) as items:
+        assert next(items) == (0, 0)
+        time.sleep(0.2)
+        # source 0 is endless, so only it and the next source are held; each has made at most
+        # the one handed out, two queued and one waiting for room
+        assert {source for source, _ in made} <= {0, 1, 2}
+        assert len(made) <= 2 * 4
+
+
+def test_parallel_error_is_raised_at_its_item_and_stops_every_thread():
+    before = threading.active_count()
+
+    def produce(source):
+        yield source, 0
+        if source == 2:
+            raise ValueError(f"clip {source}: frame 37 is corrupt")
+        yield source, 1
+
+    items = ParallelPrefetcher(range(6), produce, workers=3, depth=2, name="test-parallel")
+    assert [next(items) for _ in range(5)] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]
+    with pytest.raises(ValueError, match="clip 2: frame 37"):
+        next(items)
+    with pytest.raises(StopIteration):
+        next(items)
+    assert threading.active_count() == before
+    assert not any(thread.name.startswith("test-parallel") for thread in threading.enumerate())
+
+
+def test_parallel_close_stops_producers_blocked_on_full_queues():
+    before = threading.active_count()
+    items = ParallelPrefetcher(range(5), lambda source: itertools.count(), workers=3, depth=2,
+                               name="test-parallel")
+    assert next(items) == 0
+    items.close()
+    assert threading.active_count() == before
+
+
+def test_parallel_refuses_zero_workers():
+    with pytest.raises(ValueError, match="workers"):
+        ParallelPrefetcher(range(3), _sources([1, 1, 1]), workers=0)

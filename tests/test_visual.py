@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -215,11 +216,13 @@ def test_resume_recomputes_a_finished_clip_whose_input_changed(tmp_path, monkeyp
 
 
 def test_prefetch_changes_nothing_and_the_dtype_is_recorded(tmp_path):
-    """Decoding ahead in a thread gives the same bytes; the resolved dtype is an attribute and keys the
-    resume parts (so a dtype change recomputes), while prefetch does not."""
+    """Decoding ahead in a thread, or several clips at once, gives the same bytes; the resolved dtype
+    is an attribute and keys the resume parts (so a dtype change recomputes), while prefetch and the
+    decode workers do not."""
     root = _dataset(tmp_path)
     outs = {}
     for name, settings in {"plain": {"prefetch": 0, "dtype": "float32"}, "ahead": {"prefetch": 2, "dtype": "float32"},
+                           "parallel": {"prefetch": 1, "decode_workers": 2, "dtype": "float32"},
                            "bf16": {"prefetch": 2, "dtype": "bfloat16"}}.items():
         config = visual_config(root, tmp_path / "work", **settings)
         outs[name] = tmp_path / name / f"{MOVIE}.h5"
@@ -232,6 +235,23 @@ def test_prefetch_changes_nothing_and_the_dtype_is_recorded(tmp_path):
         for clip in ("a", "b"):
             np.testing.assert_array_equal(plain[f"clips/{clip}/global"][:], ahead[f"clips/{clip}/global"][:])
         np.testing.assert_array_equal(plain["clips/a/tracks/0/roi"][:], ahead["clips/a/tracks/0/roi"][:])
+    with h5py.File(outs["plain"], "r") as plain, h5py.File(outs["parallel"], "r") as parallel:
+        assert plain.attrs["settings_hash"] == parallel.attrs["settings_hash"]
+        for name in ("a/global", "b/global", "a/tracks/0/roi", "a/tracks/0/windows"):
+            np.testing.assert_array_equal(plain[f"clips/{name}"][:], parallel[f"clips/{name}"][:])
+
+
+def test_decode_workers_auto_is_one_on_cpu_and_feeds_a_gpu():
+    from pipeline.config import ConfigError
+    from pipeline.devices import decode_workers
+
+    assert decode_workers("auto", "cpu", 8) == 1
+    assert decode_workers("auto", "cuda", 8) == 7 and decode_workers("auto", "cuda", 1) == 1
+    assert decode_workers(3, "cpu", 8) == 3
+    with pytest.raises(ConfigError, match="decode_workers"):
+        decode_workers("many", "cuda", 8)
+    with pytest.raises(ConfigError, match="decode_workers"):
+        visual_config(Path("data"), Path("work"), decode_workers=0)
 
 
 def test_decode_error_in_the_background_thread_names_the_file(tmp_path, monkeypatch):
