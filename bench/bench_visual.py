@@ -110,12 +110,12 @@ def _child_model(args: argparse.Namespace, settings) -> dict:
 def _child_decode(args: argparse.Namespace, settings) -> dict:
     """Decode-only: our decoding path (decord resized in the decoder, windows gathered) on every clip,
     as many clips at once as the stage would decode (``decode_workers`` resolved here), no model."""
-    import torch
-
     from extractors.prefetch import ParallelPrefetcher
-    from pipeline.devices import decode_workers, resolve_device
+    from pipeline.devices import decode_workers
 
-    workers = decode_workers(settings.decode_workers, resolve_device(settings.device).type, torch.get_num_threads())
+    # Without importing torch (this row's peak RSS is decoding's own): the stage's threads are the CPUs.
+    device_type = "cuda" if settings.device.startswith("cuda") else "cpu"
+    workers = decode_workers(settings.decode_workers, device_type, os.cpu_count() or 1)
     started = time.perf_counter()
     windows = 0
     with ParallelPrefetcher(range(args.clips), lambda _: _decoded_windows(settings, Path(args.video))[3],
