@@ -7,7 +7,8 @@ AMD: about 2x; :func:`fast_bf16_from_cpuinfo` says what was measured), and to fl
 (an Intel CPU with AVX-512 BF16 but no AMX runs them slower than float32; without native bf16 they
 are emulated).
 How the dtype is used (bf16 weights on CPU, autocast on GPU) is the visual backbone's business
-(:mod:`extractors.backbone`).
+(:mod:`extractors.backbone`). :func:`decode_workers` says how many clips the visual stage decodes at
+once on a device ("auto": 1 on CPU, the job's threads minus one on GPU).
 
 Light to import: torch is imported inside the functions that need it, so that the workflow can
 resolve a dtype at parse time (:func:`dtype_name`) without loading torch.
