@@ -30,10 +30,12 @@ class _Failure:
 class Prefetcher(Generic[T]):
     """Iterate over ``items`` with up to ``depth`` of them made ahead in a background thread.
 
-    ``depth=0`` iterates in the caller's thread (no thread, nothing ahead).
+    ``depth=0`` iterates in the caller's thread (no thread, nothing ahead). ``on_finish`` is called in
+    the background thread once the last item is made (before it is queued), not after an error.
     """
 
-    def __init__(self, items: Iterable[T], depth: int = 2, name: str = "prefetch"):
+    def __init__(self, items: Iterable[T], depth: int = 2, name: str = "prefetch",
+                 on_finish: Callable[[], None] | None = None):
         if depth < 0:
             raise ValueError(f"prefetch depth must be >= 0, got {depth}")
         self._items = iter(items)
@@ -42,6 +44,8 @@ class Prefetcher(Generic[T]):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._finished = False
+        self._produced = threading.Event()
+        self._on_finish = on_finish
         if depth > 0:
             self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
             self._thread.start()
@@ -62,14 +66,18 @@ class Prefetcher(Generic[T]):
                 if not self._put(item):
                     return
         except BaseException as error:  # handed to the consumer, raised there
+            self._produced.set()
             self._put(_Failure(error))
             return
+        self._produced.set()
+        if self._on_finish is not None:
+            self._on_finish()
         self._put(_DONE)
 
     @property
     def producing(self) -> bool:
-        """True while the background thread is still making items."""
-        return self._thread is not None and self._thread.is_alive()
+        """True while the background thread is still making items (its last one not yet made)."""
+        return self._thread is not None and self._thread.is_alive() and not self._produced.is_set()
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -123,8 +131,10 @@ class ParallelPrefetcher(Generic[S, T]):
     ``workers`` of them are producing at a time and at most ``workers + 1`` are held (the one being
     read plus those ahead), so memory stays bounded however many sources there are. The items come
     out exactly in the order of one thread over all sources (the sources' order, then each source's
-    own), whatever ``workers`` is; an error is raised at the item where it happened. ``workers=1``
-    is one thread that starts on the next source while the current one is still being read.
+    own), whatever ``workers`` is; an error is raised at the item where it happened. A source's
+    thread starts the next source itself when it has made its last item, so the next clip is being
+    decoded while the current one's last batches are still read: ``workers=1`` decodes like one
+    thread running through all the sources.
     ``depth=0`` makes everything in the caller's thread (``workers`` then has no effect).
     """
 
@@ -137,38 +147,54 @@ class ParallelPrefetcher(Generic[S, T]):
         self._sources = iter(sources)
         self._produce, self._workers, self._depth, self._name = produce, workers, depth, name
         self._active: deque[Prefetcher[T]] = deque()
+        self._lock = threading.RLock()  # the consumer and the producers' on_finish both start sources
         self._sources_left = True
         self._closed = False
         self._started = 0
+        self._error: BaseException | None = None
         self._top_up()
 
     def _top_up(self) -> None:
         """Start the next sources while fewer than ``workers`` are producing (and room is left)."""
-        while (self._sources_left and len(self._active) <= self._workers
-               and (not self._active or sum(p.producing for p in self._active) < self._workers)):
-            if self._depth == 0 and self._active:
-                return  # in the caller's thread: one source at a time
-            try:
-                source = next(self._sources)
-            except StopIteration:
-                self._sources_left = False
-                return
-            self._started += 1
-            self._active.append(Prefetcher(self._produce(source), depth=self._depth,
-                                           name=f"{self._name}-{self._started}"))
+        with self._lock:
+            while (not self._closed and self._sources_left and len(self._active) <= self._workers
+                   and (not self._active or sum(p.producing for p in self._active) < self._workers)):
+                if self._depth == 0 and self._active:
+                    return  # in the caller's thread: one source at a time
+                try:
+                    source = next(self._sources)
+                except StopIteration:
+                    self._sources_left = False
+                    return
+                self._started += 1
+                self._active.append(Prefetcher(self._produce(source), depth=self._depth,
+                                               name=f"{self._name}-{self._started}", on_finish=self._finished_one))
+
+    def _finished_one(self) -> None:
+        """A producer's last item is made (its thread): start the next source now."""
+        try:
+            self._top_up()
+        except BaseException as error:  # raised in the consumer at its next item
+            self._error = error
 
     def __iter__(self) -> Iterator[T]:
         return self
 
     def __next__(self) -> T:
         while not self._closed:
-            self._top_up()
-            if not self._active:
-                break
             try:
-                return next(self._active[0])
-            except StopIteration:
-                self._active.popleft()
+                if self._error is not None:
+                    raise self._error
+                self._top_up()
+                with self._lock:
+                    head = self._active[0] if self._active else None
+                if head is None:
+                    break
+                try:
+                    return next(head)
+                except StopIteration:
+                    with self._lock:
+                        self._active.popleft()
             except BaseException:
                 self.close()
                 raise
@@ -176,9 +202,11 @@ class ParallelPrefetcher(Generic[S, T]):
 
     def close(self) -> None:
         """Stop every producer and wait for their threads."""
-        self._closed = True
-        while self._active:
-            self._active.popleft().close()
+        with self._lock:
+            self._closed = True
+            active, self._active = list(self._active), deque()
+        for producer in active:
+            producer.close()
 
     def __enter__(self) -> "ParallelPrefetcher[S, T]":
         return self

@@ -151,3 +151,20 @@ def test_parallel_close_stops_producers_blocked_on_full_queues():
 def test_parallel_refuses_zero_workers():
     with pytest.raises(ValueError, match="workers"):
         ParallelPrefetcher(range(3), _sources([1, 1, 1]), workers=0)
+
+
+def test_the_next_source_starts_once_the_current_one_has_made_its_last_item():
+    """One worker decodes like one thread through all clips: the next clip is made while the caller
+    still works on the current one's last item, not only when it asks for more."""
+    started = threading.Event()
+
+    def produce(source):
+        if source == 1:
+            started.set()
+        time.sleep(0.05)
+        yield source
+
+    with ParallelPrefetcher(range(3), produce, workers=1, depth=2) as items:
+        assert next(items) == 0
+        assert started.wait(2.0)
+        assert list(items) == [1, 2]
