@@ -56,23 +56,24 @@ def _decord_per_clip(video: Path, n_frames: int, width: int, height: int, clip_f
     return done
 
 
-def _stage_path(video: Path, n_frames: int, input_size: int) -> int:
+def _stage_batches(video: Path, n_frames: int, input_size: int):
+    """The stage's decoding of the first ``n_frames`` of ``video``: batches of 8 windows of 16 frames."""
     from extractors.video import FrameGeometry, iter_window_batches, plan_windows, probe_video
 
     info = probe_video(video)
     geometry = FrameGeometry.for_video(info.width, info.height, input_size, "full")
     windows = plan_windows(min(n_frames, info.n_frames), 16, 16)
-    return sum(batch.shape[0] * batch.shape[1] for _, batch in iter_window_batches(info, geometry, windows, 8))
+    return iter_window_batches(info, geometry, windows, 8)
+
+
+def _stage_path(video: Path, n_frames: int, input_size: int) -> int:
+    return sum(batch.shape[0] * batch.shape[1] for _, batch in _stage_batches(video, n_frames, input_size))
 
 
 def _stage_path_parallel(video: Path, n_frames: int, input_size: int, workers: int) -> int:
     from extractors.prefetch import ParallelPrefetcher
-    from extractors.video import FrameGeometry, iter_window_batches, plan_windows, probe_video
 
-    info = probe_video(video)
-    geometry = FrameGeometry.for_video(info.width, info.height, input_size, "full")
-    windows = plan_windows(min(n_frames, info.n_frames), 16, 16)
-    with ParallelPrefetcher(range(workers), lambda _: iter_window_batches(info, geometry, windows, 8),
+    with ParallelPrefetcher(range(workers), lambda _: _stage_batches(video, n_frames, input_size),
                             workers=workers, depth=2) as batches:
         return sum(batch.shape[0] * batch.shape[1] for _, batch in batches)
 

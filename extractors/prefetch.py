@@ -6,8 +6,8 @@ at once, in as many threads, and hands them out in the sources' order.
 Decoding (decord, numpy) and the 3D convolutions (oneDNN) release the GIL, so the two overlap on
 separate cores. At most ``depth`` items wait in this queue (decord 0.6.0 itself decodes a whole
 video ahead in its own thread, unbounded, beneath this: README "Performance", Memory). An exception
-in the producer is raised in the caller at the item where it happened; :meth:`Prefetcher.close` (or leaving the ``with`` block, also on error) stops the thread
-and waits for it.
+in the producer is raised in the caller at the item where it happened; :meth:`Prefetcher.close` (or
+leaving the ``with`` block, also on error) stops the thread and waits for it.
 """
 from __future__ import annotations
 
