@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     info = probe_video(video)
     geometry = FrameGeometry.for_video(info.width, info.height, args.input_size, "full")
     windows = plan_windows(info.n_frames, 16, 16)[: args.batch_size * (args.batches + 1)]
-    batches = [frames for _, frames in iter_window_batches(info, geometry, windows, args.batch_size)]
+    batches = [frames for _, frames in iter_window_batches(info, geometry, windows, args.batch_size, decoder="pyav")]
 
     def variant(dtype, layout=torch.channels_last_3d) -> Backbone:
         model = copy.deepcopy(base.model).to(memory_format=layout)

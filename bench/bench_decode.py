@@ -12,9 +12,10 @@ each (as the visual stage: ``num_threads=1``):
   (shorter side ``--input-size``): the visual stage's way;
 - ``decord reader per clip``: a new resized reader for every ``--clip-frames`` frames (seeks to the
   clip start): what opening each MovieGraphs clip costs when clips are short;
-- ``decord stage path``: :func:`extractors.video.iter_window_batches` (resized reader, windows of 16
-  gathered into batches of 8), the exact decode work of the stage;
-- ``decord stage path, N clips at once``: the same on ``--workers`` clips (the video N times) at once,
+- ``stage path, pyav`` and ``stage path, decord``: :func:`extractors.video.iter_window_batches` with
+  ``visual.decoder`` pyav (the default: PyAV pulls frames through decord's resize graph) or decord
+  (windows of 16 gathered into batches of 8), the exact decode work of the stage;
+- ``stage path, ..., N clips at once``: the same on ``--workers`` clips (the video N times) at once,
   as the stage decodes with ``visual.decode_workers: N`` (:class:`extractors.prefetch.ParallelPrefetcher`,
   one thread per clip): frames/s of all clips together, the decode limit a GPU can be fed at;
 - ``OpenCV``: ``cv2.VideoCapture.read`` then ``cv2.resize`` (INTER_AREA) to the same size;
@@ -56,25 +57,26 @@ def _decord_per_clip(video: Path, n_frames: int, width: int, height: int, clip_f
     return done
 
 
-def _stage_batches(video: Path, n_frames: int, input_size: int):
+def _stage_batches(video: Path, n_frames: int, input_size: int, decoder: str):
     """The stage's decoding of the first ``n_frames`` of ``video``: batches of 8 windows of 16 frames."""
     from extractors.video import FrameGeometry, iter_window_batches, plan_windows, probe_video
 
     info = probe_video(video)
     geometry = FrameGeometry.for_video(info.width, info.height, input_size, "full")
     windows = plan_windows(min(n_frames, info.n_frames), 16, 16)
-    return iter_window_batches(info, geometry, windows, 8)
+    return iter_window_batches(info, geometry, windows, 8, decoder=decoder)
 
 
-def _stage_path(video: Path, n_frames: int, input_size: int) -> int:
-    return sum(batch.shape[0] * batch.shape[1] for _, batch in _stage_batches(video, n_frames, input_size))
+def _stage_path(video: Path, n_frames: int, input_size: int, decoder: str) -> int:
+    return sum(batch.shape[0] * batch.shape[1] for _, batch in _stage_batches(video, n_frames, input_size, decoder))
 
 
-def _stage_path_parallel(video: Path, n_frames: int, input_size: int, workers: int) -> int:
+def _stage_path_parallel(video: Path, n_frames: int, input_size: int, decoder: str, workers: int) -> int:
     from extractors.prefetch import ParallelPrefetcher
+    from pipeline.devices import decode_ahead
 
-    with ParallelPrefetcher(range(workers), lambda _: _stage_batches(video, n_frames, input_size),
-                            workers=workers, depth=2) as batches:
+    with ParallelPrefetcher(range(workers), lambda _: _stage_batches(video, n_frames, input_size, decoder),
+                            workers=workers, depth=2, ahead_depth=decode_ahead(workers, 2)) as batches:
         return sum(batch.shape[0] * batch.shape[1] for _, batch in batches)
 
 
@@ -133,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         f"decord resized ({w}x{h})": lambda: _decord_sequential(video, n_frames, w, h),
         f"decord reader per clip ({args.clip_frames} fr)": lambda: _decord_per_clip(video, n_frames, w, h,
                                                                                       args.clip_frames),
-        "decord stage path (windows)": lambda: _stage_path(video, n_frames, args.input_size),
-        f"decord stage path, {args.workers} clips at once": lambda: _stage_path_parallel(
-            video, n_frames, args.input_size, args.workers),
+        **{f"stage path, {decoder} (windows)": (lambda decoder=decoder: _stage_path(
+            video, n_frames, args.input_size, decoder)) for decoder in ("pyav", "decord")},
+        **{f"stage path, {decoder}, {args.workers} clips at once": (lambda decoder=decoder: _stage_path_parallel(
+            video, n_frames, args.input_size, decoder, args.workers)) for decoder in ("pyav", "decord")},
         f"OpenCV + cv2.resize ({w}x{h})": lambda: _opencv(video, n_frames, w, h),
     }
     try:

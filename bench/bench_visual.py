@@ -3,7 +3,7 @@ path of the existing extractors, and today's main.
 
 ``python -m bench.bench_visual [--video FILE] [--backbone i3d] [--input-size 112] [--batch-size 8]
 [--device cpu] [--dtype auto] [--weights FILE] [--checkout DIR] [--quick] [--clips N]
-[--decode-workers auto]``
+[--decode-workers auto] [--decoder pyav]``
 
 One run, each configuration in a fresh subprocess (so each peak RSS is its own and the ratios share
 the machine's load), at equal settings: same backbone and weights, input size (shorter side, whole
@@ -14,13 +14,13 @@ can decode at once: the shape of a MovieGraphs movie, and what feeds a GPU. Rows
 
 - ``model-only``: the windows decoded into memory beforehand, then only normalisation + backbone: the
   compute limit;
-- ``decode-only``: our decoding path alone (decord, resized in the decoder, windows gathered, the
-  resolved number of decode workers on the clips): the decode limit;
+- ``decode-only``: our decoding path alone (``visual.decoder``: frames resized in the decode graph,
+  windows gathered, the resolved number of decode workers on the clips): the decode limit;
 - ``ours``: :func:`extractors.visual.extract_movie` end to end (decode in a background thread, resize,
   normalise, model, ROI pooling of one face track present in every frame, HDF5 parts and merge);
 - ``ours float32`` / ``ours no prefetch``: the same with one of the two optimisations off (breakdown);
-- ``main's way``: float32 and no prefetch thread, i.e. today's main (with ``--checkout DIR`` the code of
-  that checkout itself runs, through ``PYTHONPATH=DIR``);
+- ``main's way``: float32, no prefetch thread and decord, i.e. today's main (with ``--checkout DIR`` the
+  code of that checkout itself runs, through ``PYTHONPATH=DIR``);
 - ``JPEG reference``: the way Hara et al.'s 3D-ResNets-PyTorch and v-iashin/video_features extractors
   work: ``ffmpeg`` writes every frame as a JPEG file (Hara's ``video_jpg_kinetics.py``: shorter side
   240 px), each is loaded with PIL and resized to the input size, then the same backbone runs on the
@@ -51,7 +51,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _config(args: argparse.Namespace, dtype: str, prefetch: int | None) -> dict:
+def _config(args: argparse.Namespace, dtype: str, prefetch: int | None, decoder: str | None = None) -> dict:
     visual = {"backbone": args.backbone, "input_size": args.input_size, "crop": "full", "window": 16,
               "stride": 16, "batch_size": args.batch_size, "device": args.device, "dtype": dtype}
     if args.weights:
@@ -61,6 +61,8 @@ def _config(args: argparse.Namespace, dtype: str, prefetch: int | None) -> dict:
     if prefetch is not None:   # a checkout older than the prefetch setting does not know the key
         visual["prefetch"] = prefetch
         visual["decode_workers"] = _workers_setting(args.decode_workers)
+    if decoder:   # else the schema's default
+        visual["decoder"] = decoder
     return {"dataset": {"format": "moviegraphs", "root": args.root}, "visual": visual}
 
 
@@ -85,7 +87,8 @@ def _decoded_windows(settings, video: Path):
     info = probe_video(video)
     geometry = FrameGeometry.for_video(info.width, info.height, settings.input_size, settings.crop)
     windows = plan_windows(info.n_frames, settings.window, settings.stride)
-    return info, geometry, windows, iter_window_batches(info, geometry, windows, settings.batch_size)
+    return info, geometry, windows, iter_window_batches(info, geometry, windows, settings.batch_size,
+                                                        decoder=settings.decoder)
 
 
 def _child_model(args: argparse.Namespace, settings) -> dict:
@@ -108,10 +111,11 @@ def _child_model(args: argparse.Namespace, settings) -> dict:
 
 
 def _child_decode(args: argparse.Namespace, settings) -> dict:
-    """Decode-only: our decoding path (decord resized in the decoder, windows gathered) on every clip,
-    as many clips at once as the stage would decode (``decode_workers`` resolved here), no model."""
+    """Decode-only: our decoding path (``visual.decoder``, resized in the decode graph, windows gathered)
+    on every clip, as many clips at once as the stage would decode (``decode_workers`` resolved here),
+    no model."""
     from extractors.prefetch import ParallelPrefetcher
-    from pipeline.devices import decode_workers
+    from pipeline.devices import decode_ahead, decode_workers
 
     # Without importing torch (this row's peak RSS is decoding's own): the stage's threads are the CPUs.
     device_type = "cuda" if settings.device.startswith("cuda") else "cpu"
@@ -119,7 +123,8 @@ def _child_decode(args: argparse.Namespace, settings) -> dict:
     started = time.perf_counter()
     windows = 0
     with ParallelPrefetcher(range(args.clips), lambda _: _decoded_windows(settings, Path(args.video))[3],
-                            workers=workers, depth=max(settings.prefetch, 1)) as batches:
+                            workers=workers, depth=max(settings.prefetch, 1),
+                            ahead_depth=decode_ahead(workers, max(settings.prefetch, 1))) as batches:
         for batch_windows, _ in batches:
             windows += len(batch_windows)
     elapsed = time.perf_counter() - started
@@ -213,7 +218,7 @@ def _child(args: argparse.Namespace) -> None:
     from pipeline.config import validate_config
 
     logging.basicConfig(level=logging.WARNING)
-    settings = VisualSettings.from_config(validate_config(_config(args, args.dtype, args.prefetch)))
+    settings = VisualSettings.from_config(validate_config(_config(args, args.dtype, args.prefetch, args.decoder)))
     run = {"model": _child_model, "decode": _child_decode, "jpeg": _child_jpeg, "stream": _child_stream}[args.child]
     result = run(args, settings)
     result.update(peak_rss_mb=_peak_rss_mb(), peak_cuda_mb=_cuda_peak_mb())
@@ -237,12 +242,13 @@ def make_dataset(root: Path, video: Path, clips: int = 1) -> None:
     write_track_names(root / "ftrack_ids" / f"{CLIP}.json", {clip: ["Bunny"] for clip in clip_names(clips)})
 
 
-def _run(args: argparse.Namespace, kind: str, dtype: str, prefetch: int, tag: str) -> dict:
+def _run(args: argparse.Namespace, kind: str, dtype: str, prefetch: int, tag: str, decoder: str | None = None) -> dict:
+    decoder = decoder or args.decoder
     command = [sys.executable, "-m", "bench.bench_visual", "--child", kind, "--root", args.root, "--video", args.video,
                "--tag", tag, "--backbone", args.backbone, "--input-size", str(args.input_size),
                "--batch-size", str(args.batch_size), "--device", args.device, "--dtype", dtype,
                "--prefetch", str(prefetch), "--clips", str(args.clips), "--decode-workers", str(args.decode_workers)
-               ] + (["--weights", args.weights] if args.weights else [])
+               ] + (["--weights", args.weights] if args.weights else []) + (["--decoder", decoder] if decoder else [])
     return _result(subprocess.run(command, capture_output=True, text=True), tag)
 
 
@@ -271,6 +277,8 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, default=2, help="as visual.prefetch")
     parser.add_argument("--clips", type=int, default=1, help="the video as a movie of this many clips")
     parser.add_argument("--decode-workers", default="auto", help="as visual.decode_workers")
+    parser.add_argument("--decoder", default=None, choices=["pyav", "decord"],
+                        help="as visual.decoder (default: the config schema's; main's way always uses decord)")
     parser.add_argument("--weights", default=None,
                         help="backbone weights (default: work/weights/i3d_kinetics400.pt for I3D if present, "
                              "else random weights of the same architecture: the speed is the same)")
@@ -307,13 +315,17 @@ def main() -> None:
             plan["ours no prefetch"] = ("stream", args.dtype, 0)
         if on_gpu:
             plan["model-only float32"] = ("model", "float32", 0)
-        plan[MAIN] = ("checkout",) if args.checkout else ("stream", "float32", 0)
+        plan[MAIN] = ("checkout",) if args.checkout else ("stream", "float32", 0, "decord")
         plan["JPEG reference"] = ("jpeg", args.dtype, 0)
         rows: dict[str, dict] = {}
         for repeat in range(args.repeats):   # rows interleaved; per row the fastest repeat (least disturbed)
             for name, (kind, *rest) in plan.items():
                 tag = f"{kind}_{'_'.join(map(str, rest))}_{repeat}"
-                row = _run_checkout(args, tag) if kind == "checkout" else _run(args, kind, *rest, tag)
+                if kind == "checkout":
+                    row = _run_checkout(args, tag)
+                else:
+                    dtype, prefetch, *decoder = rest
+                    row = _run(args, kind, dtype, prefetch, tag, *decoder)
                 if name not in rows or row["loop_s"] < rows[name]["loop_s"]:
                     rows[name] = row
     load = os.getloadavg()

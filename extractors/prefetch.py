@@ -3,9 +3,10 @@ caller works on the current one (the visual stage decodes the next batches of wi
 backbone runs on this one); :class:`ParallelPrefetcher` makes the items of several sources (clips)
 at once, in as many threads, and hands them out in the sources' order.
 
-Decoding (decord, numpy) and the 3D convolutions (oneDNN) release the GIL, so the two overlap on
-separate cores. At most ``depth`` items wait in this queue (decord 0.6.0 itself decodes a whole
-video ahead in its own thread, unbounded, beneath this: README "Performance", Memory). An exception
+Decoding (PyAV or decord, numpy) and the 3D convolutions (oneDNN) release the GIL, so the two overlap
+on separate cores. At most ``depth`` items wait in this queue (with ``visual.decoder: decord``,
+decord 0.6.0 itself decodes a whole video ahead in its own thread, unbounded, beneath this: README
+"Performance", Memory; PyAV decodes only what is asked for). An exception
 in the producer is raised in the caller at the item where it happened; :meth:`Prefetcher.close` (or
 leaving the ``with`` block, also on error) stops the thread and waits for it.
 """
@@ -30,23 +31,24 @@ class _Failure:
 class Prefetcher(Generic[T]):
     """Iterate over ``items`` with up to ``depth`` of them made ahead in a background thread.
 
-    ``depth=0`` iterates in the caller's thread (no thread, nothing ahead). ``on_finish`` is called in
-    the background thread once the last item is made (before it is queued), not after an error.
+    ``depth=0`` iterates in the caller's thread (no thread, nothing ahead); ``depth=None`` makes every
+    item in the background thread with no limit. ``on_finish`` is called in the background thread
+    once the last item is made (before it is queued), not after an error.
     """
 
-    def __init__(self, items: Iterable[T], depth: int = 2, name: str = "prefetch",
+    def __init__(self, items: Iterable[T], depth: int | None = 2, name: str = "prefetch",
                  on_finish: Callable[[], None] | None = None):
-        if depth < 0:
+        if depth is not None and depth < 0:
             raise ValueError(f"prefetch depth must be >= 0, got {depth}")
         self._items = iter(items)
         self._depth = depth
-        self._queue: queue.Queue = queue.Queue(maxsize=max(depth, 1))
+        self._queue: queue.Queue = queue.Queue(maxsize=0 if depth is None else max(depth, 1))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._finished = False
         self._produced = threading.Event()
         self._on_finish = on_finish
-        if depth > 0:
+        if depth is None or depth > 0:
             self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
             self._thread.start()
 
@@ -127,9 +129,13 @@ class Prefetcher(Generic[T]):
 class ParallelPrefetcher(Generic[S, T]):
     """The items of ``produce(source)`` for every source in turn, made by up to ``workers`` sources at once.
 
-    Each source gets its own :class:`Prefetcher` (``depth`` items ahead, its own thread). At most
-    ``workers`` of them are producing at a time and at most ``workers + 1`` are held (the one being
-    read plus those ahead), so memory stays bounded however many sources there are. The items come
+    Each source gets its own :class:`Prefetcher` (its own thread): ``depth`` items ahead for a source
+    started while nothing else is read, ``ahead_depth`` for one started behind the source being read
+    (``None``: its whole output, so that several sources really are made at once: items are handed
+    out in order, and a source behind the head could otherwise only make ``depth`` items before
+    waiting for the head to end; the default is ``depth``). At most ``workers`` of them are producing
+    at a time and at most ``workers + 1`` are held (the one being read plus those ahead), so memory
+    stays bounded however many sources there are. The items come
     out exactly in the order of one thread over all sources (the sources' order, then each source's
     own), whatever ``workers`` is; an error is raised at the item where it happened. A source's
     thread starts the next source itself when it has made its last item, so the next clip is being
@@ -138,14 +144,20 @@ class ParallelPrefetcher(Generic[S, T]):
     ``depth=0`` makes everything in the caller's thread (``workers`` then has no effect).
     """
 
+    _SAME = object()
+
     def __init__(self, sources: Iterable[S], produce: Callable[[S], Iterable[T]], workers: int = 1,
-                 depth: int = 2, name: str = "prefetch"):
+                 depth: int = 2, name: str = "prefetch", ahead_depth: int | None | object = _SAME):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if depth < 0:
             raise ValueError(f"prefetch depth must be >= 0, got {depth}")
+        ahead_depth = depth if ahead_depth is self._SAME else ahead_depth
+        if ahead_depth is not None and ahead_depth < 1 and depth > 0:
+            raise ValueError(f"ahead depth must be >= 1 or None, got {ahead_depth}")
         self._sources = iter(sources)
         self._produce, self._workers, self._depth, self._name = produce, workers, depth, name
+        self._ahead_depth = ahead_depth
         self._active: deque[Prefetcher[T]] = deque()
         self._lock = threading.RLock()  # the consumer and the producers' on_finish both start sources
         self._sources_left = True
@@ -167,7 +179,8 @@ class ParallelPrefetcher(Generic[S, T]):
                     self._sources_left = False
                     return
                 self._started += 1
-                self._active.append(Prefetcher(self._produce(source), depth=self._depth,
+                depth = self._ahead_depth if self._active and self._depth > 0 else self._depth
+                self._active.append(Prefetcher(self._produce(source), depth=depth,
                                                name=f"{self._name}-{self._started}", on_finish=self._finished_one))
 
     def _finished_one(self) -> None:

@@ -42,6 +42,7 @@ class VisualSettings:
     window: int
     stride: int
     batch_size: int
+    decoder: str
     prefetch: int
     decode_workers: int | str   # an integer or "auto" (pipeline.devices.decode_workers)
     device: str
@@ -61,7 +62,7 @@ class VisualSettings:
             weights=WorkPaths(config).visual_weights(visual),
             allow_random_weights=bool(visual["allow_random_weights"]), input_size=int(visual["input_size"]),
             crop=visual["crop"], window=int(visual["window"]), stride=int(visual["stride"]),
-            batch_size=int(visual["batch_size"]), prefetch=int(visual["prefetch"]),
+            batch_size=int(visual["batch_size"]), decoder=visual["decoder"], prefetch=int(visual["prefetch"]),
             decode_workers=visual["decode_workers"], device=visual["device"],
             dtype=visual["dtype"],
             roi=RoiSettings.from_section(visual["roi"]), person_box=PersonBoxRatios.from_config(config),
@@ -75,6 +76,7 @@ class VisualSettings:
         attrs = {
             "backbone": self.backbone, "feature_layer": FEATURE_LAYERS[self.backbone],
             "input_size": self.input_size, "crop": self.crop, "window": self.window, "stride": self.stride,
+            "decoder": self.decoder,
             "roi_op": self.roi.op, "roi_output_size": self.roi.output_size,
             "roi_sampling_ratio": self.roi.sampling_ratio, "roi_aligned": self.roi.aligned,
             "track_scale": self.track_scale, "keep_maps": self.keep_maps,

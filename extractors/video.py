@@ -1,15 +1,23 @@
-"""Streaming clip decoding for the visual backbones: windows of frames, resized on the fly by decord.
+"""Streaming clip decoding for the visual backbones: windows of frames, resized on the fly.
 
 A clip is cut into windows of ``window`` frames starting every ``stride`` frames (16/16: the paper's
 and Hara's non-overlapping 16-frame windows). A window that runs past the last frame keeps its real
 frames and is filled up by looping over them (Hara's ``LoopPadding``), so every frame of the clip
 belongs to a window; its time span covers the real frames only.
 
-Frames are decoded straight to the network's resize resolution (``decord.VideoReader(width=,
-height=)``), cropped per :class:`FrameGeometry`, and handed out one batch of windows at a time.
-The stage holds ``batch_size * window`` frames per batch, but decord 0.6.0 decodes the rest of the
-clip ahead in its own thread and keeps those frames until they are read (at the resize resolution:
-about 67 KB a frame at 112 px), so memory grows with the clip's length (README "Performance").
+Frames are decoded straight to the network's resize resolution, cropped per :class:`FrameGeometry`,
+and handed out one batch of windows at a time, by one of two decoders (``visual.decoder``):
+
+- ``pyav`` (default): PyAV pulls frames one at a time through the same libavfilter graph decord
+  builds (rotation, ``scale=W:H`` with its bilinear flags, ``format=rgb24``), so the frames are the
+  same bytes as decord's (tests/test_visual.py), and nothing is decoded before it is asked for:
+  the stage holds about one batch of frames whatever the clip's length.
+- ``decord``: ``decord.VideoReader(width=, height=).get_batch``. decord 0.6.0 has no read-ahead
+  limit: while its decoder thread has no frame ready, ``NextFrame`` keeps pushing packets, and every
+  pushed packet is decoded and kept (about 67 KB a frame at 112 px), so its memory grows with the
+  clip's length (README "Performance", Memory).
+
+The frame count, rate and size come from decord (:func:`probe_video`) for both.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ from pipeline.config import schema_enum
 from pipeline.dataset import DatasetError
 
 CROPS = schema_enum("visual.crop")
+DECODERS = schema_enum("visual.decoder")
 
 
 class VideoError(DatasetError):
@@ -154,25 +163,127 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(path=path, n_frames=n_frames, fps=fps, width=int(width), height=int(height))
 
 
+def _pyav():
+    import av
+
+    return av
+
+
+# decord 0.6.0's filter chain for a video's display rotation, clockwise (its FFMPEGThreadedDecoder).
+_ROTATION_FILTERS = {0: (), 90: (("transpose", "1"),), 180: (("transpose", "1"), ("transpose", "1")),
+                     270: (("transpose", "2"),)}
+
+
+class _PulledFrames:
+    """Frames of one video in display order, decoded only when asked for (PyAV, one decoding thread).
+
+    Each frame goes through decord's graph (rotation, ``scale=W:H`` with decord's bilinear
+    scaler, ``format=rgb24``). Frames no window wants are decoded and dropped; of the wanted ones,
+    those at or after the current batch's first frame are kept (overlapping windows of the next
+    batch reuse them), so about one batch of frames is held.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, wanted: set[int]):
+        av = _pyav()
+        self.path, self.width, self.height, self.wanted = path, width, height, wanted
+        try:
+            self.container = av.open(str(path))
+        except av.FFmpegError as exc:
+            raise VideoError(f"{path}: cannot decode video ({exc})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise VideoError(f"{path}: no video stream")
+        stream = self.container.streams.video[0]
+        stream.thread_count = 1     # like decord's num_threads=1: clips run in parallel (decode_workers)
+        self.frames = self.container.decode(stream)
+        self.graph = None
+        self.next_index = 0         # display index of the next frame the decoder gives
+        self.kept: dict[int, np.ndarray] = {}
+
+    def _filter(self, frame) -> np.ndarray:
+        """One decoded frame through the graph: (height, width, 3) uint8 RGB."""
+        av = _pyav()
+        if self.graph is None:      # built at the first frame, which carries the display rotation
+            self.graph = av.filter.Graph()
+            chain = [self.graph.add_buffer(template=self.container.streams.video[0])]
+            # decord's (and ffmpeg's) clockwise angle: PyAV gives the display matrix's counter-clockwise one
+            filters = _ROTATION_FILTERS.get(round(-frame.rotation) % 360, ())
+            filters += (("scale", f"{self.width}:{self.height}:flags=bilinear"), ("format", "rgb24"))
+            for name, arguments in filters:
+                chain.append(self.graph.add(name, arguments))
+                chain[-2].link_to(chain[-1])
+            chain.append(self.graph.add("buffersink"))
+            chain[-2].link_to(chain[-1])
+            self.graph.configure()
+        self.graph.push(frame)
+        return self.graph.pull().to_ndarray()
+
+    def get_batch(self, wanted: np.ndarray) -> np.ndarray:
+        """Frames ``wanted`` (increasing): (len(wanted), height, width, 3) uint8."""
+        av = _pyav()
+        first, last = int(wanted[0]), int(wanted[-1])
+        self.kept = {index: frame for index, frame in self.kept.items() if index >= first}
+        try:
+            while self.next_index <= last:
+                frame = next(self.frames, None)
+                if frame is None:
+                    raise VideoError(f"{self.path}: the video ends at frame {self.next_index}, "
+                                     f"frame {last} was asked for")
+                if self.next_index >= first and self.next_index in self.wanted:
+                    self.kept[self.next_index] = self._filter(frame)
+                self.next_index += 1
+        except av.FFmpegError as exc:
+            raise VideoError(f"{self.path}: decoding frames {first}-{last} failed ({exc})") from None
+        return np.stack([self.kept[int(index)] for index in wanted])
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class _DecordFrames:
+    """``decord.VideoReader(width=, height=).get_batch``, with its errors as :class:`VideoError`."""
+
+    def __init__(self, path: Path, width: int, height: int):
+        self.path, self.reader = path, _open_reader(path, width, height)
+
+    def get_batch(self, wanted: np.ndarray) -> np.ndarray:
+        decord = _decord()
+        try:
+            return self.reader.get_batch(wanted.tolist()).asnumpy()
+        except (RuntimeError, decord.DECORDError) as exc:
+            raise VideoError(f"{self.path}: decoding frames {wanted[0]}-{wanted[-1]} failed "
+                             f"({str(exc).strip().splitlines()[0]})") from None
+
+    def close(self) -> None:
+        self.reader = None
+
+
 def iter_window_batches(info: VideoInfo, geometry: FrameGeometry, windows: list[Window],
-                        batch_size: int) -> Iterator[tuple[list[Window], np.ndarray]]:
+                        batch_size: int, *, decoder: str) -> Iterator[tuple[list[Window], np.ndarray]]:
     """Yield ``(windows, frames)`` per batch: frames is uint8 (B, T, input_h, input_w, 3) RGB.
 
-    Each frame is decoded once per batch (overlapping windows share it), in increasing order.
+    Each frame is decoded once per batch (overlapping windows share it), in increasing order, by
+    ``decoder`` (``pyav`` or ``decord``: the same frames, see the module docstring).
     """
-    reader = _open_reader(info.path, geometry.resize_width, geometry.resize_height)
-    decord = _decord()
-    for start in range(0, len(windows), batch_size):
-        batch = windows[start:start + batch_size]
-        wanted = np.array(sorted({frame for w in batch for frame in w.frames}), dtype=np.int64)
-        try:
-            decoded = reader.get_batch(wanted.tolist()).asnumpy()
-        except (RuntimeError, decord.DECORDError) as exc:
-            raise VideoError(f"{info.path}: decoding frames {wanted[0]}-{wanted[-1]} failed "
-                             f"({str(exc).strip().splitlines()[0]})") from None
-        if decoded.shape[1:3] != (geometry.resize_height, geometry.resize_width):
-            raise VideoError(f"{info.path}: decoder returned frames of size {decoded.shape[2]}x"
-                             f"{decoded.shape[1]}, expected {geometry.resize_width}x{geometry.resize_height}")
-        position = {int(frame): k for k, frame in enumerate(wanted)}
-        order = np.array([[position[f] for f in w.frames] for w in batch], dtype=np.int64)
-        yield batch, np.ascontiguousarray(geometry.crop(decoded[order]))
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    if decoder == "pyav":
+        if not info.path.is_file():
+            raise VideoError(f"{info.path}: video file not found")
+        wanted_anywhere = {frame for window in windows for frame in window.frames}
+        source = _PulledFrames(info.path, geometry.resize_width, geometry.resize_height, wanted_anywhere)
+    else:
+        source = _DecordFrames(info.path, geometry.resize_width, geometry.resize_height)
+    try:
+        for start in range(0, len(windows), batch_size):
+            batch = windows[start:start + batch_size]
+            wanted = np.array(sorted({frame for w in batch for frame in w.frames}), dtype=np.int64)
+            decoded = source.get_batch(wanted)
+            if decoded.shape[1:3] != (geometry.resize_height, geometry.resize_width):
+                raise VideoError(f"{info.path}: decoder returned frames of size {decoded.shape[2]}x"
+                                 f"{decoded.shape[1]}, expected {geometry.resize_width}x{geometry.resize_height}")
+            position = {int(frame): k for k, frame in enumerate(wanted)}
+            order = np.array([[position[f] for f in w.frames] for w in batch], dtype=np.int64)
+            yield batch, np.ascontiguousarray(geometry.crop(decoded[order]))
+    finally:
+        source.close()

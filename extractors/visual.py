@@ -48,7 +48,7 @@ from extractors.roi import has_area, input_to_grid, person_boxes, pool_boxes
 from extractors.settings import VisualSettings
 from extractors.video import FrameGeometry, VideoInfo, Window, iter_window_batches, plan_windows, probe_video
 from pipeline.dataset import DatasetError, DatasetLayout
-from pipeline.devices import decode_workers
+from pipeline.devices import decode_ahead, decode_workers
 from pipeline.formats.stage_report import StageReport
 from pipeline.formats.visual import ClipPartWriter, VisualTrack, merge_clip_parts, part_inputs
 from pipeline.provenance import sha256_file
@@ -197,9 +197,9 @@ class ClipExtraction:
         self.part.discard()
 
 
-def _decoded_batches(plan: ClipPlan, batch_size: int):
+def _decoded_batches(plan: ClipPlan, batch_size: int, decoder: str):
     """``(plan, windows, frames (B, T, H, W, 3))`` for the windows of one clip, a batch at a time."""
-    for windows, frames in iter_window_batches(plan.info, plan.geometry, plan.windows, batch_size):
+    for windows, frames in iter_window_batches(plan.info, plan.geometry, plan.windows, batch_size, decoder=decoder):
         yield plan, windows, frames
 
 
@@ -244,8 +244,9 @@ def extract_clips(backbone: Backbone, settings: VisualSettings, plans: list[Clip
     number, so the batches and the numbers do not depend on it), overlapping the model;
     ``timings["decode_s"]`` is the time spent waiting for decoded frames."""
     clips: dict[str, ClipExtraction] = {}
-    decoded = ParallelPrefetcher(plans, lambda plan: _decoded_batches(plan, settings.batch_size), workers=workers,
-                                 depth=settings.prefetch, name="visual-decode")
+    decoded = ParallelPrefetcher(plans, lambda plan: _decoded_batches(plan, settings.batch_size, settings.decoder),
+                                 workers=workers, depth=settings.prefetch, name="visual-decode",
+                                 ahead_depth=decode_ahead(workers, settings.prefetch))
     stream = _window_stream(decoded)
     batch: list = []
     try:
@@ -355,10 +356,10 @@ def extract_movie(settings: VisualSettings, movie: str, out: str | Path,
     workers = decode_workers(settings.decode_workers, backbone.device.type, torch.get_num_threads())
     prepared = time.perf_counter()
     log.info("%s: %d clips (%d already done), %d windows to compute, backbone %s (%s, %s) on %s, "
-             "decoding %d clip(s) at once, parts in %s",
+             "decoding with %s, %d clip(s) at once, parts in %s",
              movie, len(plans), counts["clips_resumed"], sum(len(p.windows) for p in todo), backbone.name,
              backbone.weights_file or "random weights", backbone.attrs()["dtype"], backbone.device,
-             workers if settings.prefetch else 1, parts)
+             settings.decoder, workers if settings.prefetch else 1, parts)
     with tqdm(total=sum(len(p.windows) for p in todo), unit="window", desc=f"visual {movie}",
               disable=None) as progress:
         extract_clips(backbone, settings, todo, parts, counts, timings, progress, workers=workers)

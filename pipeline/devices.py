@@ -137,6 +137,15 @@ def decode_workers(spec: int | str, device_type: str, threads: int) -> int:
     return int(spec)
 
 
+def decode_ahead(workers: int, prefetch: int) -> int | None:
+    """Batches a clip behind the one being read may decode ahead (:class:`extractors.prefetch.
+    ParallelPrefetcher`'s ``ahead_depth``): ``prefetch`` with one worker, so memory stays at a few
+    batches whatever the clips' length; no limit with several, since the batches are handed out in
+    the clips' order and a clip behind the one read could otherwise decode only ``prefetch`` batches
+    before waiting: each of the ``workers`` clips ahead then holds up to its own frames."""
+    return prefetch if workers == 1 else None
+
+
 def compute_dtype(spec: str, device: "torch.device") -> "torch.dtype":
     """:func:`dtype_name` of ``spec`` on ``device`` as a torch dtype."""
     import torch

