@@ -51,12 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         visual["weights"] = weights
     else:
         visual["allow_random_weights"] = True
-    base = load_backbone(VisualSettings.from_config(validate_config({"visual": visual})))
+    visual_settings = VisualSettings.from_config(validate_config({"visual": visual}))
+    base = load_backbone(visual_settings)
     video = trailer()
     info = probe_video(video)
     geometry = FrameGeometry.for_video(info.width, info.height, args.input_size, "full")
     windows = plan_windows(info.n_frames, 16, 16)[: args.batch_size * (args.batches + 1)]
-    batches = [frames for _, frames in iter_window_batches(info, geometry, windows, args.batch_size, decoder="pyav")]
+    batches = [frames for _, frames in iter_window_batches(info, geometry, windows, args.batch_size,
+                                                        decoder=visual_settings.decoder)]
 
     def variant(dtype, layout=torch.channels_last_3d) -> Backbone:
         model = copy.deepcopy(base.model).to(memory_format=layout)

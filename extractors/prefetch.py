@@ -41,7 +41,6 @@ class Prefetcher(Generic[T]):
         if depth is not None and depth < 0:
             raise ValueError(f"prefetch depth must be >= 0, got {depth}")
         self._items = iter(items)
-        self._depth = depth
         self._queue: queue.Queue = queue.Queue(maxsize=0 if depth is None else max(depth, 1))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -179,7 +178,7 @@ class ParallelPrefetcher(Generic[S, T]):
                     self._sources_left = False
                     return
                 self._started += 1
-                depth = self._ahead_depth if self._active and self._depth > 0 else self._depth
+                depth = self._ahead_depth if self._active else self._depth
                 self._active.append(Prefetcher(self._produce(source), depth=depth,
                                                name=f"{self._name}-{self._started}", on_finish=self._finished_one))
 

@@ -186,6 +186,8 @@ class _PulledFrames:
     def __init__(self, path: Path, width: int, height: int, wanted: set[int]):
         av = _pyav()
         self.path, self.width, self.height, self.wanted = path, width, height, wanted
+        if not path.is_file():
+            raise VideoError(f"{path}: video file not found")
         try:
             self.container = av.open(str(path))
         except av.FFmpegError as exc:
@@ -202,9 +204,8 @@ class _PulledFrames:
 
     def _filter(self, frame) -> np.ndarray:
         """One decoded frame through the graph: (height, width, 3) uint8 RGB."""
-        av = _pyav()
         if self.graph is None:      # built at the first frame, which carries the display rotation
-            self.graph = av.filter.Graph()
+            self.graph = _pyav().filter.Graph()
             chain = [self.graph.add_buffer(template=self.container.streams.video[0])]
             # decord's (and ffmpeg's) clockwise angle: PyAV gives the display matrix's counter-clockwise one
             filters = _ROTATION_FILTERS.get(round(-frame.rotation) % 360, ())
@@ -268,8 +269,6 @@ def iter_window_batches(info: VideoInfo, geometry: FrameGeometry, windows: list[
     if decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
     if decoder == "pyav":
-        if not info.path.is_file():
-            raise VideoError(f"{info.path}: video file not found")
         wanted_anywhere = {frame for window in windows for frame in window.frames}
         source = _PulledFrames(info.path, geometry.resize_width, geometry.resize_height, wanted_anywhere)
     else:
