@@ -17,7 +17,9 @@ and handed out one batch of windows at a time, by one of two decoders (``visual.
   pushed packet is decoded and kept (about 67 KB a frame at 112 px), so its memory grows with the
   clip's length (README "Performance", Memory).
 
-The frame count, rate and size come from decord (:func:`probe_video`) for both.
+Both decode the stream :func:`probe_video` finds (PyAV, FFmpeg's best video stream) and count its
+frames as decord does (one per packet); decord picks its stream with its own, older FFmpeg, which can
+choose another stream, so a video with several video streams is refused with ``decoder: decord``.
 """
 from __future__ import annotations
 
@@ -45,8 +47,10 @@ class VideoInfo:
     path: Path
     n_frames: int
     fps: float
-    width: int
+    width: int                  # after the display rotation, as decoded
     height: int
+    stream: int = 0             # index of the video stream decoded (FFmpeg's best)
+    video_streams: int = 1      # video streams in the file, cover pictures left out
 
 
 @dataclass(frozen=True)
@@ -146,21 +150,43 @@ def _open_reader(path: Path, width: int = -1, height: int = -1):
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Frame count, fps and size of a video; :class:`VideoError` if it is missing or unreadable."""
+    """Frame count, fps, size and stream of a video; :class:`VideoError` if it is missing or unreadable.
+
+    The stream is FFmpeg's best video stream (``av_find_best_stream``: the one ffmpeg and players
+    show). Its frames are counted as decord counts them (``IndexKeyframes``: one per packet, all
+    demuxed, nothing decoded), the rate is its average frame rate (decord's ``get_avg_fps``), and
+    the size is the coded size turned by the display rotation, read off the first frame, which is
+    decoded to check that the video decodes at all (decord's probe read frame 0 too).
+    """
+    av = _pyav()
     path = Path(path)
-    reader = _open_reader(path)
-    decord = _decord()
+    if not path.is_file():
+        raise VideoError(f"{path}: video file not found")
     try:
-        n_frames = len(reader)
-        fps = float(reader.get_avg_fps())
-        if n_frames == 0:
-            raise VideoError(f"{path}: video has no frames")
-        height, width = reader[0].shape[:2]
-    except (RuntimeError, decord.DECORDError) as exc:
-        raise VideoError(f"{path}: cannot decode video ({str(exc).strip().splitlines()[0]})") from None
+        with av.open(str(path)) as container:
+            stream = container.streams.best("video")
+            if stream is None:
+                raise VideoError(f"{path}: no video stream")
+            stream.thread_count = 1
+            videos = sum(1 for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
+            n_frames, first = 0, None
+            for packet in container.demux(stream):
+                n_frames += packet.size > 0 or packet.dts is not None   # not PyAV's empty flush packet at the end
+                if first is None:
+                    first = next(iter(packet.decode()), None)
+            rate, width, height = stream.average_rate, stream.codec_context.width, stream.codec_context.height
+            index, rotation = stream.index, _clockwise_rotation(first) if first is not None else 0
+    except av.FFmpegError as exc:
+        raise VideoError(f"{path}: cannot decode video ({exc})") from None
+    if n_frames == 0 or first is None:
+        raise VideoError(f"{path}: video has no frames")
+    fps = float(rate) if rate else float("nan")
     if not np.isfinite(fps) or fps <= 0:
         raise VideoError(f"{path}: video reports an invalid frame rate {fps}")
-    return VideoInfo(path=path, n_frames=n_frames, fps=fps, width=int(width), height=int(height))
+    if rotation in (90, 270):
+        width, height = height, width
+    return VideoInfo(path=path, n_frames=n_frames, fps=fps, width=int(width), height=int(height),
+                     stream=index, video_streams=max(videos, 1))
 
 
 def _pyav():
@@ -174,6 +200,12 @@ _ROTATION_FILTERS = {0: (), 90: (("transpose", "1"),), 180: (("transpose", "1"),
                      270: (("transpose", "2"),)}
 
 
+def _clockwise_rotation(frame) -> int:
+    """A decoded frame's display rotation in clockwise degrees, as decord and the ffmpeg CLI turn it
+    (PyAV gives the display matrix's counter-clockwise angle)."""
+    return round(-frame.rotation) % 360
+
+
 class _PulledFrames:
     """Frames of one video in display order, decoded only when asked for (PyAV, one decoding thread).
 
@@ -183,7 +215,7 @@ class _PulledFrames:
     batch reuse them), so about one batch of frames is held.
     """
 
-    def __init__(self, path: Path, width: int, height: int, wanted: set[int]):
+    def __init__(self, path: Path, width: int, height: int, wanted: set[int], *, stream: int):
         av = _pyav()
         self.path, self.width, self.height, self.wanted = path, width, height, wanted
         if not path.is_file():
@@ -192,12 +224,13 @@ class _PulledFrames:
             self.container = av.open(str(path))
         except av.FFmpegError as exc:
             raise VideoError(f"{path}: cannot decode video ({exc})") from None
-        if not self.container.streams.video:
+        video = next((s for s in self.container.streams.video if s.index == stream), None)
+        if video is None:
             self.container.close()
-            raise VideoError(f"{path}: no video stream")
-        stream = self.container.streams.video[0]
-        stream.thread_count = 1     # like decord's num_threads=1: clips run in parallel (decode_workers)
-        self.frames = self.container.decode(stream)
+            raise VideoError(f"{path}: no video stream {stream}")
+        self.stream = video             # the probe's (FFmpeg's best), not always the first
+        self.stream.thread_count = 1    # like decord's num_threads=1: clips run in parallel (decode_workers)
+        self.frames = self.container.decode(self.stream)
         self.graph = None
         self.next_index = 0         # display index of the next frame the decoder gives
         self.kept: dict[int, np.ndarray] = {}
@@ -206,9 +239,8 @@ class _PulledFrames:
         """One decoded frame through the graph: (height, width, 3) uint8 RGB."""
         if self.graph is None:      # built at the first frame, which carries the display rotation
             self.graph = _pyav().filter.Graph()
-            chain = [self.graph.add_buffer(template=self.container.streams.video[0])]
-            # decord's (and ffmpeg's) clockwise angle: PyAV gives the display matrix's counter-clockwise one
-            filters = _ROTATION_FILTERS.get(round(-frame.rotation) % 360, ())
+            chain = [self.graph.add_buffer(template=self.stream)]
+            filters = _ROTATION_FILTERS.get(_clockwise_rotation(frame), ())
             filters += (("scale", f"{self.width}:{self.height}:flags=bilinear"), ("format", "rgb24"))
             for name, arguments in filters:
                 chain.append(self.graph.add(name, arguments))
@@ -259,6 +291,18 @@ class _DecordFrames:
         self.reader = None
 
 
+def read_frame(info: VideoInfo, index: int) -> np.ndarray:
+    """Frame ``index`` of a probed video at its own size (display rotation applied): (height, width, 3)
+    uint8 RGB, decoded by PyAV from the start."""
+    if not 0 <= index < info.n_frames:
+        raise VideoError(f"{info.path}: no frame {index} (the video has {info.n_frames})")
+    source = _PulledFrames(info.path, info.width, info.height, {index}, stream=info.stream)
+    try:
+        return source.get_batch(np.array([index]))[0]
+    finally:
+        source.close()
+
+
 def iter_window_batches(info: VideoInfo, geometry: FrameGeometry, windows: list[Window],
                         batch_size: int, *, decoder: str) -> Iterator[tuple[list[Window], np.ndarray]]:
     """Yield ``(windows, frames)`` per batch: frames is uint8 (B, T, input_h, input_w, 3) RGB.
@@ -270,7 +314,12 @@ def iter_window_batches(info: VideoInfo, geometry: FrameGeometry, windows: list[
         raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
     if decoder == "pyav":
         wanted_anywhere = {frame for window in windows for frame in window.frames}
-        source = _PulledFrames(info.path, geometry.resize_width, geometry.resize_height, wanted_anywhere)
+        source = _PulledFrames(info.path, geometry.resize_width, geometry.resize_height, wanted_anywhere,
+                               stream=info.stream)
+    elif info.video_streams > 1:
+        raise VideoError(f"{info.path}: {info.video_streams} video streams; decord chooses one with its own "
+                         f"FFmpeg, which may not be stream {info.stream} (FFmpeg's best, probed): "
+                         f"use visual.decoder: pyav for this video")
     else:
         source = _DecordFrames(info.path, geometry.resize_width, geometry.resize_height)
     try:

