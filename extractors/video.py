@@ -139,16 +139,6 @@ def _decord():
     return decord
 
 
-def _open_reader(path: Path, width: int = -1, height: int = -1):
-    decord = _decord()
-    if not path.is_file():
-        raise VideoError(f"{path}: video file not found")
-    try:
-        return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=1)
-    except (RuntimeError, decord.DECORDError) as exc:
-        raise VideoError(f"{path}: cannot decode video ({str(exc).strip().splitlines()[0]})") from None
-
-
 def probe_video(path: str | Path) -> VideoInfo:
     """Frame count, fps, size and stream of a video; :class:`VideoError` if it is missing or unreadable.
 
@@ -171,7 +161,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             videos = sum(1 for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
             n_frames, first = 0, None
             for packet in container.demux(stream):
-                n_frames += packet.size > 0 or packet.dts is not None   # not PyAV's empty flush packet at the end
+                n_frames += not is_flush_packet(packet)
                 if first is None:
                     first = next(iter(packet.decode()), None)
             rate, width, height = stream.average_rate, stream.codec_context.width, stream.codec_context.height
@@ -193,6 +183,12 @@ def _pyav():
     import av
 
     return av
+
+
+def is_flush_packet(packet) -> bool:
+    """Whether a packet from PyAV's ``demux`` is the empty one it yields at the end of each stream to
+    flush the decoder (no data, no timestamp), not one of the stream's own."""
+    return packet.size == 0 and packet.dts is None
 
 
 # decord 0.6.0's filter chain for a video's display rotation, clockwise (its FFMPEGThreadedDecoder).
@@ -277,7 +273,14 @@ class _DecordFrames:
     """``decord.VideoReader(width=, height=).get_batch``, with its errors as :class:`VideoError`."""
 
     def __init__(self, path: Path, width: int, height: int):
-        self.path, self.reader = path, _open_reader(path, width, height)
+        decord = _decord()
+        self.path = path
+        if not path.is_file():
+            raise VideoError(f"{path}: video file not found")
+        try:
+            self.reader = decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=1)
+        except (RuntimeError, decord.DECORDError) as exc:
+            raise VideoError(f"{path}: cannot decode video ({str(exc).strip().splitlines()[0]})") from None
 
     def get_batch(self, wanted: np.ndarray) -> np.ndarray:
         decord = _decord()

@@ -68,6 +68,8 @@ def mux_video_streams(path: Path, sources: Sequence[Path], default: int) -> Path
     only stream ``default`` has the default disposition."""
     import av
 
+    from extractors.video import is_flush_packet
+
     inputs = [av.open(str(source)) for source in sources]
     try:
         with av.open(str(path), "w") as output:
@@ -76,7 +78,7 @@ def mux_video_streams(path: Path, sources: Sequence[Path], default: int) -> Path
                 stream.disposition = av.stream.Disposition.default if index == default else av.stream.Disposition(0)
             for source, stream in zip(inputs, streams):
                 for packet in source.demux(source.streams.video[0]):
-                    if packet.dts is None:      # PyAV's empty flush packet
+                    if is_flush_packet(packet):
                         continue
                     packet.stream = stream
                     output.mux(packet)
