@@ -1,17 +1,21 @@
 """What makes the 3D convolutions fast on this CPU: model-only windows/s of one backbone under each
 setting, in one process on the same in-memory windows of real footage.
 
-``python -m bench.bench_backbone [--backbone i3d] [--batches 3] [--batch-size 8] [--compile]``
+``python -m bench.bench_backbone [--backbone i3d] [--batches 3] [--batch-size 8] [--compile] [--rows KEY,...]``
+
+``--rows`` keeps only some rows (keys in brackets below; today's main is always measured, as the
+reference): on a CPU without native bf16 the emulated bf16 rows and "oneDNN off" take most of the
+time.
 
 Rows (one untimed warm-up batch each, then ``--batches`` rounds in which every setting runs once on
 the same batch; per row the median, and the median per-round ratio to today's main):
 
-- ``float32 contiguous``: plain NCDHW layout, BatchNorm folded;
-- ``float32 channels_last_3d``: today's main (oneDNN's blocked NDHWC kernels);
-- ``float32, oneDNN off``: ``torch.backends.mkldnn`` disabled (ATen's own convolutions);
-- ``bf16 autocast``: float32 weights, ``torch.autocast(cpu, bfloat16)`` (weights cast at every call);
-- ``bf16 weights``: the visual stage's CPU default where bf16 is fast (AMX, or AVX-512 BF16 on AMD; weights and input bf16);
-- ``bf16 weights, 1 thread``: the same on one core (scaling with threads);
+- ``float32 contiguous`` [contiguous]: plain NCDHW layout, BatchNorm folded;
+- ``float32 channels_last_3d`` [main]: today's main (oneDNN's blocked NDHWC kernels);
+- ``float32, oneDNN off`` [no-onednn]: ``torch.backends.mkldnn`` disabled (ATen's own convolutions);
+- ``bf16 autocast`` [autocast]: float32 weights, ``torch.autocast(cpu, bfloat16)`` (weights cast at every call);
+- ``bf16 weights`` [bf16]: the visual stage's CPU default where bf16 is fast (AMX, or AVX-512 BF16 on AMD; weights and input bf16);
+- ``bf16 weights, 1 thread`` [bf16-1-thread]: the same on one core (scaling with threads);
 - ``bf16 weights + torch.compile`` (``--compile``: inductor, minutes of compilation).
 
 The frames are the first windows of the real trailer (:mod:`bench.footage`), at 112 px (full frame).
@@ -27,6 +31,11 @@ from pathlib import Path
 import numpy as np
 
 
+# Row key (for --rows) -> the row's name in the table.
+ROWS = {"contiguous": "float32 contiguous", "main": "float32 channels_last_3d", "no-onednn": "float32, oneDNN off",
+        "autocast": "bf16 autocast", "bf16": "bf16 weights", "bf16-1-thread": "bf16 weights, 1 thread"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="i3d", choices=["i3d", "resnext101"])
@@ -35,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--weights", default=None)
+    parser.add_argument("--rows", default=",".join(ROWS),
+                        help=f"comma-separated row keys, of {', '.join(ROWS)} (default: all; main is always run)")
     args = parser.parse_args(argv)
+    keys = [key.strip() for key in args.rows.split(",") if key.strip()]
+    unknown = [key for key in keys if key not in ROWS]
+    if unknown:
+        parser.error(f"--rows: unknown row {', '.join(unknown)}; known: {', '.join(ROWS)}")
     import torch
 
     from bench.footage import trailer
@@ -92,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             torch.set_num_threads(threads)
 
-    settings = {"float32 contiguous": run_contiguous, "float32 channels_last_3d": fp32.feature_maps,
-                "float32, oneDNN off": run_no_onednn, "bf16 autocast": run_autocast,
-                "bf16 weights": bf16.feature_maps, "bf16 weights, 1 thread": run_one_thread}
+    runs = {"contiguous": run_contiguous, "main": fp32.feature_maps, "no-onednn": run_no_onednn,
+            "autocast": run_autocast, "bf16": bf16.feature_maps, "bf16-1-thread": run_one_thread}
+    settings = {ROWS[key]: run for key, run in runs.items() if key == "main" or key in keys}
     if args.compile:
         compiled = variant(torch.bfloat16)
         compiled.model.features = torch.compile(compiled.model.features)

@@ -3,7 +3,7 @@ path of the existing extractors, and today's main.
 
 ``python -m bench.bench_visual [--video FILE] [--backbone i3d] [--input-size 112] [--batch-size 8]
 [--device cpu] [--dtype auto] [--weights FILE] [--checkout DIR] [--quick] [--clips N]
-[--decode-workers auto] [--decoder pyav]``
+[--decode-workers auto] [--decoder pyav] [--threads N]``
 
 One run, each configuration in a fresh subprocess (so each peak RSS is its own and the ratios share
 the machine's load), at equal settings: same backbone and weights, input size (shorter side, whole
@@ -29,7 +29,10 @@ can decode at once: the shape of a MovieGraphs movie, and what feeds a GPU. Rows
 Printed: windows/s, seconds (loop = decode wait + model + pooling + writes; total = the whole stage
 including probing, hashing, model load and merge), decode share (the time the loop waited for
 frames), peak RSS (and on a GPU peak CUDA memory); then the ratios the targets of README
-"Performance" are stated in. ``--device cuda`` also runs float32 (GPU default is bf16 autocast).
+"Performance" are stated in. ``--device cuda`` also runs float32 (GPU default is bf16 autocast). ``--threads N`` caps torch's CPU
+threads in every row (as the stage's ``--threads``; main's checkout through ``torch.set_num_threads``):
+with fewer threads than cores, a core is left to the decode thread, as on a machine with more cores
+than the model uses.
 """
 from __future__ import annotations
 
@@ -201,7 +204,10 @@ from pathlib import Path
 from extractors.settings import VisualSettings
 from extractors.visual import extract_movie
 from pipeline.config import validate_config
-config, out = json.loads(sys.argv[1]), sys.argv[2]
+config, out, threads = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if threads:
+    import torch
+    torch.set_num_threads(threads)
 result = extract_movie(VisualSettings.from_config(validate_config(config)), "trailer", Path(out))
 import torch
 print("RESULT " + json.dumps({"windows": result["windows"], "loop_s": result["decode_s"] + result["model_s"],
@@ -218,6 +224,10 @@ def _child(args: argparse.Namespace) -> None:
     from pipeline.config import validate_config
 
     logging.basicConfig(level=logging.WARNING)
+    if args.threads and args.child != "decode":   # the decode row does not import torch
+        from pipeline.cli import set_torch_threads
+
+        set_torch_threads(args.threads)
     settings = VisualSettings.from_config(validate_config(_config(args, args.dtype, args.prefetch, args.decoder)))
     run = {"model": _child_model, "decode": _child_decode, "jpeg": _child_jpeg, "stream": _child_stream}[args.child]
     result = run(args, settings)
@@ -248,14 +258,16 @@ def _run(args: argparse.Namespace, kind: str, dtype: str, prefetch: int, tag: st
                "--tag", tag, "--backbone", args.backbone, "--input-size", str(args.input_size),
                "--batch-size", str(args.batch_size), "--device", args.device, "--dtype", dtype,
                "--prefetch", str(prefetch), "--clips", str(args.clips), "--decode-workers", str(args.decode_workers)
-               ] + (["--weights", args.weights] if args.weights else []) + (["--decoder", decoder] if decoder else [])
+               ] + (["--weights", args.weights] if args.weights else []) + (["--decoder", decoder] if decoder else []
+               ) + (["--threads", str(args.threads)] if args.threads else [])
     return _result(subprocess.run(command, capture_output=True, text=True), tag)
 
 
 def _run_checkout(args: argparse.Namespace, tag: str) -> dict:
     config = _config(args, "float32", None)
     env = {**os.environ, "PYTHONPATH": str(Path(args.checkout).resolve())}
-    command = [sys.executable, "-c", _CHECKOUT_CHILD, json.dumps(config), str(Path(args.root) / "out" / f"{tag}.h5")]
+    command = [sys.executable, "-c", _CHECKOUT_CHILD, json.dumps(config), str(Path(args.root) / "out" / f"{tag}.h5"),
+               str(args.threads or 0)]
     return _result(subprocess.run(command, capture_output=True, text=True, env=env, cwd=args.checkout), tag)
 
 
@@ -288,6 +300,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="leave out the two breakdown rows")
     parser.add_argument("--repeats", type=int, default=1,
                         help="run every row this many times (interleaved) and keep each row's fastest run")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads in every row (default: torch's own, one per core)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="run", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -329,7 +343,8 @@ def main() -> None:
                 if name not in rows or row["loop_s"] < rows[name]["loop_s"]:
                     rows[name] = row
     load = os.getloadavg()
-    print(f"visual stage on {args.device} ({os.cpu_count()} CPUs, best of {args.repeats}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}), "
+    threads = f", {args.threads} torch thread(s)" if args.threads else ""
+    print(f"visual stage on {args.device} ({os.cpu_count()} CPUs{threads}, best of {args.repeats}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}), "
           f"{args.backbone} at {args.input_size} px, batch {args.batch_size}, "
           f"weights: {Path(args.weights).name if args.weights else 'random'}; video {Path(args.video).name} "
           f"({rows['ours']['windows']} windows of 16 frames in {args.clips} clip(s); decode-only with "
