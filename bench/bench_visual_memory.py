@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decode-workers", default="auto")
     parser.add_argument("--weights", default=None)
     args = parser.parse_args(argv)
-    args.clips, args.decoder = 1, None     # read by bench_visual's _run
+    args.clips, args.decoder, args.threads = 1, None, None     # read by bench_visual's _run
     if args.weights is None and args.backbone == "i3d":
         default = Path("work/weights/i3d_kinetics400.pt")
         args.weights = str(default.resolve()) if default.is_file() else None
