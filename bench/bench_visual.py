@@ -278,30 +278,42 @@ def _result(completed: subprocess.CompletedProcess, tag: str) -> dict:
     return json.loads(lines[-1][7:])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", default=None, help="video file (default: the trailer of bench.footage)")
+def add_stage_options(parser: argparse.ArgumentParser) -> None:
+    """The options that shape every row's run (``_run`` reads them), shared with bench_visual_memory."""
     parser.add_argument("--backbone", default="i3d", choices=["i3d", "resnext101"])
     parser.add_argument("--input-size", type=int, default=112)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (as visual.device)")
     parser.add_argument("--dtype", default="auto", help="as visual.dtype (auto: bf16 on GPU and native-bf16 CPUs)")
     parser.add_argument("--prefetch", type=int, default=2, help="as visual.prefetch")
-    parser.add_argument("--clips", type=int, default=1, help="the video as a movie of this many clips")
     parser.add_argument("--decode-workers", default="auto", help="as visual.decode_workers")
-    parser.add_argument("--decoder", default=None, choices=["pyav", "decord"],
-                        help="as visual.decoder (default: the config schema's; main's way always uses decord)")
     parser.add_argument("--weights", default=None,
                         help="backbone weights (default: work/weights/i3d_kinetics400.pt for I3D if present, "
                              "else random weights of the same architecture: the speed is the same)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads in every row (default: torch's own, one per core)")
+
+
+def resolve_weights(args: argparse.Namespace) -> None:
+    """``--weights`` by default: the converted I3D file of ``make`` (work/weights) when present."""
+    if args.weights is None and args.backbone == "i3d":
+        default = Path("work/weights/i3d_kinetics400.pt")
+        args.weights = str(default.resolve()) if default.is_file() else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", default=None, help="video file (default: the trailer of bench.footage)")
+    add_stage_options(parser)
+    parser.add_argument("--clips", type=int, default=1, help="the video as a movie of this many clips")
+    parser.add_argument("--decoder", default=None, choices=["pyav", "decord"],
+                        help="as visual.decoder (default: the config schema's; main's way always uses decord)")
     parser.add_argument("--checkout", default=None,
                         help="a checkout of today's main: its own code runs the 'main' row (default: our code "
                              "with main's settings, float32 and no prefetch)")
     parser.add_argument("--quick", action="store_true", help="leave out the two breakdown rows")
     parser.add_argument("--repeats", type=int, default=1,
                         help="run every row this many times (interleaved) and keep each row's fastest run")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads in every row (default: torch's own, one per core)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="run", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -313,9 +325,7 @@ def main() -> None:
     from bench.footage import trailer
 
     args.video = str(Path(args.video).resolve()) if args.video else str(trailer())
-    if args.weights is None and args.backbone == "i3d":
-        default = Path("work/weights/i3d_kinetics400.pt")
-        args.weights = str(default.resolve()) if default.is_file() else None
+    resolve_weights(args)
     on_gpu = args.device != "cpu"
     with tempfile.TemporaryDirectory(prefix="bench_visual_") as tmp:
         args.root = tmp

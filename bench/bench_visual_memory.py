@@ -3,7 +3,9 @@
 decoder of ``visual.decoder`` (``--decoders``, both by default, in one run).
 
 ``python -m bench.bench_visual_memory [--loops 10] [--decoders pyav decord] [--dtype auto] [--prefetch 2]
-[--batch-size 8]``
+[--batch-size 8] [--threads N] ...``
+
+(the options of every run are bench_visual's: ``bench.bench_visual.add_stage_options``)
 
 The stage keeps ``batch_size * window`` frames per batch (plus ``prefetch`` batches queued) and
 writes every batch's vectors to the clip's part file. With ``pyav`` nothing more is decoded than a
@@ -19,25 +21,16 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.bench_visual import _run, make_dataset
+    from bench.bench_visual import _run, add_stage_options, make_dataset, resolve_weights
     from bench.footage import looped, trailer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=10)
     parser.add_argument("--decoders", nargs="+", default=["pyav", "decord"], choices=["pyav", "decord"])
-    parser.add_argument("--backbone", default="i3d", choices=["i3d", "resnext101"])
-    parser.add_argument("--input-size", type=int, default=112)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--prefetch", type=int, default=2)
-    parser.add_argument("--decode-workers", default="auto")
-    parser.add_argument("--weights", default=None)
+    add_stage_options(parser)
     args = parser.parse_args(argv)
-    args.clips, args.decoder, args.threads = 1, None, None     # read by bench_visual's _run
-    if args.weights is None and args.backbone == "i3d":
-        default = Path("work/weights/i3d_kinetics400.pt")
-        args.weights = str(default.resolve()) if default.is_file() else None
+    args.clips, args.decoder = 1, None     # the rest of what bench_visual's _run reads: one clip, decoder per row
+    resolve_weights(args)
     videos = {"trailer": trailer(), f"trailer x{args.loops}": looped(args.loops)}
     rows = {}
     for decoder in args.decoders:
