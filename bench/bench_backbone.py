@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--rows: unknown row {', '.join(unknown)}; known: {', '.join(ROWS)}")
     import torch
 
+    from bench.bench_visual import resolve_weights
     from bench.footage import trailer
     from extractors.backbone import Backbone, load_backbone
     from extractors.settings import VisualSettings
@@ -60,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.config import validate_config
     from pipeline.devices import autocast_context, cpu_fast_bf16, cpu_native_bf16
 
-    weights = args.weights or ("work/weights/i3d_kinetics400.pt" if args.backbone == "i3d" else None)
+    resolve_weights(args)
     visual = {"backbone": args.backbone, "device": "cpu", "dtype": "float32", "input_size": args.input_size}
-    if weights and Path(weights).is_file():
-        visual["weights"] = weights
+    if args.weights and Path(args.weights).is_file():
+        visual["weights"] = args.weights
     else:
         visual["allow_random_weights"] = True
     visual_settings = VisualSettings.from_config(validate_config({"visual": visual}))

@@ -204,12 +204,11 @@ from pathlib import Path
 from extractors.settings import VisualSettings
 from extractors.visual import extract_movie
 from pipeline.config import validate_config
+import torch
 config, out, threads = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 if threads:
-    import torch
     torch.set_num_threads(threads)
 result = extract_movie(VisualSettings.from_config(validate_config(config)), "trailer", Path(out))
-import torch
 print("RESULT " + json.dumps({"windows": result["windows"], "loop_s": result["decode_s"] + result["model_s"],
       "decode_s": result["decode_s"], "total_s": result["total_s"], "dtype": config["visual"]["dtype"],
       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -257,9 +256,10 @@ def _run(args: argparse.Namespace, kind: str, dtype: str, prefetch: int, tag: st
     command = [sys.executable, "-m", "bench.bench_visual", "--child", kind, "--root", args.root, "--video", args.video,
                "--tag", tag, "--backbone", args.backbone, "--input-size", str(args.input_size),
                "--batch-size", str(args.batch_size), "--device", args.device, "--dtype", dtype,
-               "--prefetch", str(prefetch), "--clips", str(args.clips), "--decode-workers", str(args.decode_workers)
-               ] + (["--weights", args.weights] if args.weights else []) + (["--decoder", decoder] if decoder else []
-               ) + (["--threads", str(args.threads)] if args.threads else [])
+               "--prefetch", str(prefetch), "--clips", str(args.clips), "--decode-workers", str(args.decode_workers)]
+    for option, value in (("--weights", args.weights), ("--decoder", decoder), ("--threads", args.threads)):
+        if value:
+            command += [option, str(value)]
     return _result(subprocess.run(command, capture_output=True, text=True), tag)
 
 
@@ -295,9 +295,13 @@ def add_stage_options(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_weights(args: argparse.Namespace) -> None:
-    """``--weights`` by default: the converted I3D file of ``make`` (work/weights) when present."""
+    """``--weights`` by default: the I3D file the ``i3d_weights`` rule converts (in the default work_dir)
+    when present."""
+    from pipeline.config import validate_config
+    from pipeline.paths import WorkPaths
+
     if args.weights is None and args.backbone == "i3d":
-        default = Path("work/weights/i3d_kinetics400.pt")
+        default = WorkPaths(validate_config({})).i3d_weights()
         args.weights = str(default.resolve()) if default.is_file() else None
 
 
