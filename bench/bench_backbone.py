@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--rows: unknown row {', '.join(unknown)}; known: {', '.join(ROWS)}")
     import torch
 
-    from bench.bench_visual import resolve_weights
+    from bench.bench_visual import resolve_weights, weights_label
     from bench.footage import trailer
     from extractors.backbone import Backbone, load_backbone
     from extractors.settings import VisualSettings
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     resolve_weights(args)
     visual = {"backbone": args.backbone, "device": "cpu", "dtype": "float32", "input_size": args.input_size}
-    if args.weights and Path(args.weights).is_file():
+    if args.weights:
         visual["weights"] = args.weights
     else:
         visual["allow_random_weights"] = True
@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"{args.backbone} model only at {args.input_size} px ({geometry.input_width}x{geometry.input_height}), "
           f"batch {args.batch_size}, median of {args.batches} rounds; {os.cpu_count()} CPUs, {threads} torch threads, "
-          f"native bf16: {cpu_native_bf16()}, auto picks bf16: {cpu_fast_bf16()}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"native bf16: {cpu_native_bf16()}, auto picks bf16: {cpu_fast_bf16()}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"weights: {weights_label(args)}")
     print(f"| {'setting':30s} | {'windows/s':>9s} | {'vs main (fp32 CL)':>17s} |")
     print(f"|{'-' * 32}|{'-' * 11}|{'-' * 19}|")
     for name, (rate, ratio) in rows.items():

@@ -296,13 +296,24 @@ def add_stage_options(parser: argparse.ArgumentParser) -> None:
 
 def resolve_weights(args: argparse.Namespace) -> None:
     """``--weights`` by default: the I3D file the ``i3d_weights`` rule converts (in the default work_dir)
-    when present."""
+    when present, else None (random weights). A ``--weights`` given but missing ends the run with an
+    error naming it: a typo never times random weights in its place."""
     from pipeline.config import validate_config
     from pipeline.paths import WorkPaths
 
-    if args.weights is None and args.backbone == "i3d":
+    if args.weights is not None:
+        weights = Path(args.weights)
+        if not weights.is_file():
+            raise SystemExit(f"--weights {weights}: no such file")
+        args.weights = str(weights.resolve())
+    elif args.backbone == "i3d":
         default = WorkPaths(validate_config({})).i3d_weights()
         args.weights = str(default.resolve()) if default.is_file() else None
+
+
+def weights_label(args: argparse.Namespace) -> str:
+    """What a table's header says of the weights: the file's name, or that they are random."""
+    return Path(args.weights).name if args.weights else "random (same architecture, same speed)"
 
 
 def main() -> None:
@@ -360,7 +371,7 @@ def main() -> None:
     threads = f", {args.threads} torch thread(s)" if args.threads else ""
     print(f"visual stage on {args.device} ({os.cpu_count()} CPUs{threads}, best of {args.repeats}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}), "
           f"{args.backbone} at {args.input_size} px, batch {args.batch_size}, "
-          f"weights: {Path(args.weights).name if args.weights else 'random'}; video {Path(args.video).name} "
+          f"weights: {weights_label(args)}; video {Path(args.video).name} "
           f"({rows['ours']['windows']} windows of 16 frames in {args.clips} clip(s); decode-only with "
           f"{rows['decode-only']['decode_workers']} decode worker(s))")
     memory = "peak_cuda_mb" if on_gpu else "peak_rss_mb"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.bench_visual import _run, add_stage_options, make_dataset, resolve_weights
+    from bench.bench_visual import _run, add_stage_options, make_dataset, resolve_weights, weights_label
     from bench.footage import looped, trailer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                                            f"{decoder}_{name.replace(' ', '_')}", decoder)
     load = os.getloadavg()
     print(f"visual stage peak memory ({args.device}, {args.backbone} at {args.input_size} px, batch {args.batch_size}, "
-          f"prefetch {args.prefetch}, dtype {args.dtype}; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
+          f"prefetch {args.prefetch}, dtype {args.dtype}, weights {weights_label(args)}; "
+          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
     print(f"| {'decoder':7s} | {'video':14s} | {'windows':>7s} | {'windows/s':>9s} | {'peak RSS MB':>11s} "
           f"| {'peak CUDA MB':>12s} |")
     print(f"|{'-' * 9}|{'-' * 16}|{'-' * 9}|{'-' * 11}|{'-' * 13}|{'-' * 14}|")
