@@ -3,7 +3,7 @@ path of the existing extractors, and today's main.
 
 ``python -m bench.bench_visual [--video FILE] [--backbone i3d] [--input-size 112] [--batch-size 8]
 [--device cpu] [--dtype auto] [--weights FILE] [--checkout DIR] [--quick] [--clips N]
-[--decode-workers auto] [--decoder pyav] [--threads N]``
+[--decode-workers auto] [--model-lanes auto] [--decoder pyav] [--threads N]``
 
 One run, each configuration in a fresh subprocess (so each peak RSS is its own and the ratios share
 the machine's load), at equal settings: same backbone and weights, input size (shorter side, whole
@@ -18,7 +18,8 @@ can decode at once: the shape of a MovieGraphs movie, and what feeds a GPU. Rows
   windows gathered, the resolved number of decode workers on the clips): the decode limit;
 - ``ours``: :func:`extractors.visual.extract_movie` end to end (decode in a background thread, resize,
   normalise, model, ROI pooling of one face track present in every frame, HDF5 parts and merge);
-- ``ours float32`` / ``ours no prefetch``: the same with one of the two optimisations off (breakdown);
+- ``ours float32`` / ``ours no prefetch`` / ``ours one pass``: the same with one of the optimisations
+  off (breakdown; ``one pass``: ``visual.model_lanes: 1``);
 - ``main's way``: float32, no prefetch thread and decord, i.e. today's main (with ``--checkout DIR`` the
   code of that checkout itself runs, through ``PYTHONPATH=DIR``);
 - ``JPEG reference``: the way Hara et al.'s 3D-ResNets-PyTorch and v-iashin/video_features extractors
@@ -64,6 +65,7 @@ def _config(args: argparse.Namespace, dtype: str, prefetch: int | None, decoder:
     if prefetch is not None:   # a checkout older than the prefetch setting does not know the key
         visual["prefetch"] = prefetch
         visual["decode_workers"] = _workers_setting(args.decode_workers)
+        visual["model_lanes"] = _workers_setting(args.model_lanes)
     if decoder:   # else the schema's default
         visual["decoder"] = decoder
     return {"dataset": {"format": "moviegraphs", "root": args.root}, "visual": visual}
@@ -95,22 +97,29 @@ def _decoded_windows(settings, video: Path):
 
 
 def _child_model(args: argparse.Namespace, settings) -> dict:
-    """Model-only: every window in memory first, then normalise + backbone per batch."""
+    """Model-only: every window in memory first, then normalise + backbone per batch, as many passes
+    at once as the stage runs (``visual.model_lanes``)."""
     import numpy as np
+    import torch
 
-    from extractors.backbone import load_backbone
+    from extractors.backbone import ForwardLanes, load_backbone
+    from pipeline.devices import model_lanes
 
     _, _, windows, batches = _decoded_windows(settings, Path(args.video))
     # The clips are the same video: decoded once; their windows batched one after the other, as the stage does.
     frames = [window for _, batch in batches for window in batch] * args.clips
     backbone = load_backbone(settings)
+    threads = torch.get_num_threads()
+    lanes = model_lanes(settings.model_lanes, backbone.device.type, backbone.attrs()["dtype"], threads)
+    batch_frames = [(start, np.stack(frames[start:start + settings.batch_size]))
+                    for start in range(0, len(frames), settings.batch_size)]
     started = time.perf_counter()
-    for start in range(0, len(frames), settings.batch_size):
-        maps = backbone.feature_maps(np.stack(frames[start:start + settings.batch_size]))
-        np.asarray(maps.mean(dim=(2, 3)).cpu())
+    with ForwardLanes(backbone, lanes, threads) as forward:   # as many passes at once as the stage runs
+        for _, maps in forward.map(batch_frames):
+            np.asarray(maps.mean(dim=(2, 3)).cpu())
     elapsed = time.perf_counter() - started
     return {"windows": len(frames), "loop_s": elapsed, "decode_s": 0.0, "total_s": elapsed,
-            "dtype": backbone.attrs()["dtype"]}
+            "dtype": backbone.attrs()["dtype"], "lanes": lanes}
 
 
 def _child_decode(args: argparse.Namespace, settings) -> dict:
@@ -251,12 +260,14 @@ def make_dataset(root: Path, video: Path, clips: int = 1) -> None:
     write_track_names(root / "ftrack_ids" / f"{CLIP}.json", {clip: ["Bunny"] for clip in clip_names(clips)})
 
 
-def _run(args: argparse.Namespace, kind: str, dtype: str, prefetch: int, tag: str, decoder: str | None = None) -> dict:
+def _run(args: argparse.Namespace, kind: str, dtype: str, prefetch: int, tag: str, decoder: str | None = None,
+         lanes: int | None = None) -> dict:
     decoder = decoder or args.decoder
     command = [sys.executable, "-m", "bench.bench_visual", "--child", kind, "--root", args.root, "--video", args.video,
                "--tag", tag, "--backbone", args.backbone, "--input-size", str(args.input_size),
                "--batch-size", str(args.batch_size), "--device", args.device, "--dtype", dtype,
-               "--prefetch", str(prefetch), "--clips", str(args.clips), "--decode-workers", str(args.decode_workers)]
+               "--prefetch", str(prefetch), "--clips", str(args.clips), "--decode-workers", str(args.decode_workers),
+               "--model-lanes", str(lanes or args.model_lanes)]
     for option, value in (("--weights", args.weights), ("--decoder", decoder), ("--threads", args.threads)):
         if value:
             command += [option, str(value)]
@@ -287,6 +298,7 @@ def add_stage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto", help="as visual.dtype (auto: bf16 on GPU and native-bf16 CPUs)")
     parser.add_argument("--prefetch", type=int, default=2, help="as visual.prefetch")
     parser.add_argument("--decode-workers", default="auto", help="as visual.decode_workers")
+    parser.add_argument("--model-lanes", default="auto", help="as visual.model_lanes")
     parser.add_argument("--weights", default=None,
                         help="backbone weights (default: work/weights/i3d_kinetics400.pt for I3D if present, "
                              "else random weights of the same architecture: the speed is the same)")
@@ -352,9 +364,10 @@ def main() -> None:
         if not args.quick:
             plan["ours float32"] = ("stream", "float32", args.prefetch)
             plan["ours no prefetch"] = ("stream", args.dtype, 0)
+            plan["ours one pass"] = ("stream", args.dtype, args.prefetch, None, 1)
         if on_gpu:
             plan["model-only float32"] = ("model", "float32", 0)
-        plan[MAIN] = ("checkout",) if args.checkout else ("stream", "float32", 0, "decord")
+        plan[MAIN] = ("checkout",) if args.checkout else ("stream", "float32", 0, "decord", 1)
         plan["JPEG reference"] = ("jpeg", args.dtype, 0)
         rows: dict[str, dict] = {}
         for repeat in range(args.repeats):   # rows interleaved; per row the fastest repeat (least disturbed)
@@ -363,8 +376,7 @@ def main() -> None:
                 if kind == "checkout":
                     row = _run_checkout(args, tag)
                 else:
-                    dtype, prefetch, *decoder = rest
-                    row = _run(args, kind, dtype, prefetch, tag, *decoder)
+                    row = _run(args, kind, *rest[:2], tag, *rest[2:])
                 if name not in rows or row["loop_s"] < rows[name]["loop_s"]:
                     rows[name] = row
     load = os.getloadavg()
@@ -373,7 +385,8 @@ def main() -> None:
           f"{args.backbone} at {args.input_size} px, batch {args.batch_size}, "
           f"weights: {weights_label(args)}; video {Path(args.video).name} "
           f"({rows['ours']['windows']} windows of 16 frames in {args.clips} clip(s); decode-only with "
-          f"{rows['decode-only']['decode_workers']} decode worker(s))")
+          f"{rows['decode-only']['decode_workers']} decode worker(s); model-only and ours with "
+          f"{rows['model-only']['lanes']} forward pass(es) at once)")
     memory = "peak_cuda_mb" if on_gpu else "peak_rss_mb"
     print(f"| {'run':18s} | {'dtype':8s} | {'windows/s':>9s} | {'loop s':>7s} | {'total s':>7s} | {'decode %':>8s} "
           f"| {'peak RSS MB':>11s} |" + (" peak CUDA MB |" if on_gpu else ""))
@@ -394,6 +407,8 @@ def main() -> None:
     if not args.quick:
         print(f"speed ours / ours float32:        {speed['ours'] / speed['ours float32']:.2f}  (dtype {args.dtype})")
         print(f"speed ours / ours no prefetch:    {speed['ours'] / speed['ours no prefetch']:.2f}")
+        print(f"speed ours / ours one pass:       {speed['ours'] / speed['ours one pass']:.2f}  "
+              f"(visual.model_lanes {args.model_lanes})")
     print(f"feature file: {ours['out_bytes'] / ours['windows'] / 1024:.1f} KB per window (global + 1 track)")
     print(f"peak memory {memory}, ours / main's way: "
           f"{ours[memory] / rows[MAIN][memory]:.2f}")

@@ -19,8 +19,10 @@ resume hash); the workflow passes the same resolved dtype in the rule's params.
 from __future__ import annotations
 
 import logging
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -30,6 +32,8 @@ from pipeline.devices import autocast_context, compute_dtype, cpu_fast_bf16, cpu
 from pipeline.provenance import sha256_file
 
 log = logging.getLogger("extractors.backbone")
+
+K = TypeVar("K")
 
 RESNEXT_WEIGHTS_HELP = (
     "Hara et al.'s resnext-101-kinetics.pth (3D-ResNets-PyTorch, CVPR2018 release: "
@@ -89,6 +93,67 @@ class Backbone:
         with torch.inference_mode(), autocast_context(self.device, autocast):
             maps = self.model.features(x)
         return maps.float().mean(dim=2)
+
+
+class ForwardLanes:
+    """:meth:`Backbone.feature_maps` of a stream of batches, ``lanes`` passes at once, each in a thread
+    of its own with ``threads // lanes`` torch threads; the maps come back in the batches' order.
+
+    oneDNN's convolutions release the GIL, so the passes run side by side; a pass on fewer threads
+    waits less on its own threads, and the decoding thread takes a core between passes instead of
+    stalling every thread of one (README "Performance"; ``visual.model_lanes``,
+    :func:`pipeline.devices.model_lanes`). With one lane the pass runs in the caller's thread on all
+    its threads, as without this class. Use it as a context manager: leaving it waits for the passes
+    in flight and sets the caller's torch threads back.
+    """
+
+    def __init__(self, backbone: Backbone, lanes: int, threads: int):
+        if lanes < 1:
+            raise ValueError(f"lanes must be >= 1, got {lanes}")
+        self.backbone, self.lanes, self.threads = backbone, lanes, threads
+        self.threads_per_lane = max(1, threads // lanes) if lanes > 1 else threads
+        self._executor: ThreadPoolExecutor | None = None
+        self._caller_threads = torch.get_num_threads()
+        if lanes > 1:   # torch threads are a per-thread setting of OpenMP: each lane sets its own
+            torch.set_num_threads(self.threads_per_lane)   # the caller's pooling too, beside the passes
+            self._executor = ThreadPoolExecutor(lanes, thread_name_prefix="visual-model",
+                                                initializer=torch.set_num_threads,
+                                                initargs=(self.threads_per_lane,))
+
+    def map(self, batches: Iterable[tuple[K, np.ndarray]]) -> Iterator[tuple[K, Any]]:
+        """``(key, frames (B, T, H, W, 3) uint8)`` -> ``(key, maps (B, C, H', W') float32)``, in order.
+
+        The next batch is taken from ``batches`` (in the caller's thread) while up to ``lanes``
+        passes run; an error of a pass is raised at its batch."""
+        if self._executor is None:
+            for key, frames in batches:
+                yield key, self.backbone.feature_maps(frames)
+            return
+        pending: deque[tuple[K, Future]] = deque()
+        try:
+            for key, frames in batches:
+                pending.append((key, self._executor.submit(self.backbone.feature_maps, frames)))
+                if len(pending) == self.lanes:
+                    done_key, future = pending.popleft()
+                    yield done_key, future.result()
+            while pending:
+                done_key, future = pending.popleft()
+                yield done_key, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+            torch.set_num_threads(self._caller_threads)    # the lanes' setting also reached torch's global count
+
+    def __enter__(self) -> "ForwardLanes":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def load_backbone(settings: VisualSettings) -> Backbone:

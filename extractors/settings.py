@@ -45,6 +45,7 @@ class VisualSettings:
     decoder: str
     prefetch: int
     decode_workers: int | str   # an integer or "auto" (pipeline.devices.decode_workers)
+    model_lanes: int | str      # an integer or "auto" (pipeline.devices.model_lanes)
     device: str
     dtype: str
     roi: RoiSettings
@@ -63,7 +64,7 @@ class VisualSettings:
             allow_random_weights=bool(visual["allow_random_weights"]), input_size=int(visual["input_size"]),
             crop=visual["crop"], window=int(visual["window"]), stride=int(visual["stride"]),
             batch_size=int(visual["batch_size"]), decoder=visual["decoder"], prefetch=int(visual["prefetch"]),
-            decode_workers=visual["decode_workers"], device=visual["device"],
+            decode_workers=visual["decode_workers"], model_lanes=visual["model_lanes"], device=visual["device"],
             dtype=visual["dtype"],
             roi=RoiSettings.from_section(visual["roi"]), person_box=PersonBoxRatios.from_config(config),
             keep_maps=bool(visual["keep_maps"]), track_scale=float(config["dataset"]["track_scale"]),
@@ -72,7 +73,7 @@ class VisualSettings:
 
     def shaping_attrs(self) -> dict[str, Any]:
         """The settings that shape the numbers, as HDF5 attributes (batch size, prefetch, decode
-        workers and paths excluded; the resolved dtype is the backbone's attribute)."""
+        workers, model lanes and paths excluded; the resolved dtype is the backbone's attribute)."""
         attrs = {
             "backbone": self.backbone, "feature_layer": FEATURE_LAYERS[self.backbone],
             "input_size": self.input_size, "crop": self.crop, "window": self.window, "stride": self.stride,

@@ -35,6 +35,7 @@ import logging
 import shutil
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from extractors.backbone import Backbone, load_backbone
+from extractors.backbone import Backbone, ForwardLanes, load_backbone
 from extractors.prefetch import ParallelPrefetcher
 from extractors.roi import has_area, input_to_grid, person_boxes, pool_boxes
 from extractors.settings import VisualSettings
 from extractors.video import FrameGeometry, VideoInfo, Window, iter_window_batches, plan_windows, probe_video
 from pipeline.dataset import DatasetError, DatasetLayout
-from pipeline.devices import decode_ahead, decode_workers
+from pipeline.devices import decode_ahead, decode_workers, model_lanes
 from pipeline.formats.stage_report import StageReport
 from pipeline.formats.visual import ClipPartWriter, VisualTrack, merge_clip_parts, part_inputs
 from pipeline.provenance import sha256_file
@@ -235,47 +236,63 @@ def _pool_tracks(settings: VisualSettings, maps: torch.Tensor, batch: list,
 
 
 def extract_clips(backbone: Backbone, settings: VisualSettings, plans: list[ClipPlan], parts: Path,
-                  counts: dict[str, int], timings: dict[str, float], progress=None, workers: int = 1) -> None:
+                  counts: dict[str, int], timings: dict[str, float], progress=None, workers: int = 1,
+                  lanes: int = 1) -> None:
     """Features of ``plans`` into ``parts/<clip>.h5``: windows of consecutive clips share batches of
     ``batch_size`` (same input size only); a clip's part is committed when its last window is done.
 
     Decoding runs ``settings.prefetch`` batches ahead in background threads, up to ``workers``
     clips at once (:class:`ParallelPrefetcher`; the windows come out in the same order for any
-    number, so the batches and the numbers do not depend on it), overlapping the model;
-    ``timings["decode_s"]`` is the time spent waiting for decoded frames."""
+    number, so the batches and the numbers do not depend on it), overlapping the model; up to
+    ``lanes`` forward passes run at once (:class:`ForwardLanes`, the torch threads divided among
+    them), and their batches are pooled and written in order. ``timings["decode_s"]`` is the time
+    spent waiting for decoded frames, ``timings["model_s"]`` the rest of the loop."""
     clips: dict[str, ClipExtraction] = {}
     decoded = ParallelPrefetcher(plans, lambda plan: _decoded_batches(plan, settings.batch_size, settings.decoder),
                                  workers=workers, depth=settings.prefetch, name="visual-decode",
                                  ahead_depth=decode_ahead(workers, settings.prefetch))
-    stream = _window_stream(decoded)
-    batch: list = []
+    started, decode_before = time.perf_counter(), timings["decode_s"]
     try:
-        while True:
-            tick = time.perf_counter()
-            item = next(stream, None)
-            timings["decode_s"] += time.perf_counter() - tick
-            if item is not None and item[0].clip not in clips:
-                clips[item[0].clip] = ClipExtraction(item[0], settings, backbone.channels,
-                                                     parts / f"{item[0].clip}.h5", counts)
-            if batch and (item is None or len(batch) == settings.batch_size
-                          or item[2].shape != batch[0][2].shape):
-                _run_batch(backbone, settings, batch, clips, counts, timings, progress)
-                batch = []
-            if item is None:
-                break
-            batch.append(item)
+        with ForwardLanes(backbone, lanes, torch.get_num_threads()) as forward, \
+                closing(forward.map(_window_batches(decoded, settings, backbone, parts, clips, counts,
+                                                    timings))) as passes:
+            for batch, maps in passes:
+                _finish_batch(settings, batch, maps, clips, counts, progress)
     except BaseException:
         for clip in clips.values():
             clip.abort()
         raise
     finally:
         decoded.close()
+        timings["model_s"] += time.perf_counter() - started - (timings["decode_s"] - decode_before)
 
 
-def _run_batch(backbone: Backbone, settings: VisualSettings, batch: list, clips: dict[str, ClipExtraction],
-               counts: dict[str, int], timings: dict[str, float], progress) -> None:
-    tick = time.perf_counter()
-    maps = backbone.feature_maps(np.stack([frames for _, _, frames in batch]))    # (B, C, H, W) float32
+def _window_batches(decoded, settings: VisualSettings, backbone: Backbone, parts: Path,
+                    clips: dict[str, ClipExtraction], counts: dict[str, int], timings: dict[str, float]):
+    """``(batch, frames (B, T, H, W, 3))`` of the decoded windows, ``batch`` a list of
+    ``(plan, window, window frames)``; a clip's :class:`ClipExtraction` is opened when its first
+    window arrives."""
+    stream = _window_stream(decoded)
+    batch: list = []
+    while True:
+        tick = time.perf_counter()
+        item = next(stream, None)
+        timings["decode_s"] += time.perf_counter() - tick
+        if item is not None and item[0].clip not in clips:
+            clips[item[0].clip] = ClipExtraction(item[0], settings, backbone.channels,
+                                                 parts / f"{item[0].clip}.h5", counts)
+        if batch and (item is None or len(batch) == settings.batch_size or item[2].shape != batch[0][2].shape):
+            yield batch, np.stack([frames for _, _, frames in batch])
+            batch = []
+        if item is None:
+            return
+        batch.append(item)
+
+
+def _finish_batch(settings: VisualSettings, batch: list, maps: torch.Tensor, clips: dict[str, ClipExtraction],
+                  counts: dict[str, int], progress) -> None:
+    """Global vectors, maps and ROI vectors of one batch's feature ``maps`` (B, C, H, W) float32 into
+    the clips' parts; a clip whose last window this was is committed."""
     global_vectors = maps.mean(dim=(2, 3)).cpu().numpy().astype(np.float16)
     maps_f16 = maps.cpu().numpy().astype(np.float16) if settings.keep_maps else None
     _pool_tracks(settings, maps, batch, clips)
@@ -285,7 +302,6 @@ def _run_batch(backbone: Backbone, settings: VisualSettings, batch: list, clips:
         clip.add_window(window, global_vectors[b], None if maps_f16 is None else maps_f16[b])
         if clip.remaining == 0:
             clips.pop(plan.clip).commit()
-    timings["model_s"] += time.perf_counter() - tick
     counts["windows"] += len(batch)
     if progress is not None:
         progress.update(len(batch))
@@ -353,16 +369,18 @@ def extract_movie(settings: VisualSettings, movie: str, out: str | Path,
                   **{f"detections_{reason}": sum(plan.dropped[reason] for plan in plans)
                      for reason in ("after_last_frame", "no_size", "outside_picture")})
     timings = {"decode_s": 0.0, "model_s": 0.0}
-    workers = decode_workers(settings.decode_workers, backbone.device.type, torch.get_num_threads())
+    threads = torch.get_num_threads()
+    workers = decode_workers(settings.decode_workers, backbone.device.type, threads)
+    lanes = model_lanes(settings.model_lanes, backbone.device.type, backbone.attrs()["dtype"], threads)
     prepared = time.perf_counter()
     log.info("%s: %d clips (%d already done), %d windows to compute, backbone %s (%s, %s) on %s, "
-             "decoding with %s, %d clip(s) at once, parts in %s",
+             "%d forward pass(es) at once on %d torch thread(s), decoding with %s, %d clip(s) at once, parts in %s",
              movie, len(plans), counts["clips_resumed"], sum(len(p.windows) for p in todo), backbone.name,
-             backbone.weights_file or "random weights", backbone.attrs()["dtype"], backbone.device,
-             settings.decoder, workers if settings.prefetch else 1, parts)
+             backbone.weights_file or "random weights", backbone.attrs()["dtype"], backbone.device, lanes,
+             threads, settings.decoder, workers if settings.prefetch else 1, parts)
     with tqdm(total=sum(len(p.windows) for p in todo), unit="window", desc=f"visual {movie}",
               disable=None) as progress:
-        extract_clips(backbone, settings, todo, parts, counts, timings, progress, workers=workers)
+        extract_clips(backbone, settings, todo, parts, counts, timings, progress, workers=workers, lanes=lanes)
 
     attrs = {**settings.shaping_attrs(), **backbone.attrs(), "movie": movie, "settings_hash": digest,
              "versions": json.dumps(stage_versions("visual"), sort_keys=True)}

@@ -8,7 +8,8 @@ AMD: about 2x; :func:`fast_bf16_from_cpuinfo` says what was measured), and to fl
 are emulated).
 How the dtype is used (bf16 weights on CPU, autocast on GPU) is the visual backbone's business
 (:mod:`extractors.backbone`). :func:`decode_workers` says how many clips the visual stage decodes at
-once on a device ("auto": 1 on CPU, the job's threads minus one on GPU).
+once on a device ("auto": 1 on CPU, the job's threads minus one on GPU), :func:`model_lanes` how
+many forward passes it runs at once ("auto": 2 for bf16 weights on a CPU, else 1).
 
 Light to import: torch is imported inside the functions that need it, so that the workflow can
 resolve a dtype at parse time (:func:`dtype_name`) without loading torch.
@@ -135,6 +136,27 @@ def decode_workers(spec: int | str, device_type: str, threads: int) -> int:
     if spec < 1:
         raise ConfigError(f"decode_workers {spec}: use auto or an integer >= 1")
     return int(spec)
+
+
+def model_lanes(spec: int | str, device_type: str, dtype: str, threads: int) -> int:
+    """How many forward passes the visual stage runs at once (``visual.model_lanes``), each with
+    ``threads // lanes`` torch threads.
+
+    "auto": 2 for bf16 weights on a cpu with 2 or more threads, else 1. On the 2-core Zen 4 machine
+    of README "Performance" the stage ran 1.05-1.08x faster with two 1-thread passes than with one
+    2-thread pass, with the same bytes (oneDNN's bf16 convolutions there give the same numbers on 1
+    and 2 threads): a pass on one thread waits less on its own threads, and the decoding thread
+    then stalls one pass, not both threads of one. In float32 two passes ran 0.82x and the last bits
+    follow the threads per pass, so float32 keeps 1.
+    A GPU runs one pass at a time (1). An integer is used as is, at most ``threads`` on a cpu.
+    """
+    if isinstance(spec, str):
+        if spec.strip().lower() != "auto":
+            raise ConfigError(f"model_lanes {spec!r}: use auto or an integer >= 1")
+        return 2 if device_type == "cpu" and dtype == "bfloat16" and threads >= 2 else 1
+    if spec < 1:
+        raise ConfigError(f"model_lanes {spec}: use auto or an integer >= 1")
+    return min(int(spec), max(threads, 1)) if device_type == "cpu" else int(spec)
 
 
 def decode_ahead(workers: int, prefetch: int) -> int | None:

@@ -369,6 +369,71 @@ def test_decode_workers_auto_is_one_on_cpu_and_feeds_a_gpu():
         visual_config(Path("data"), Path("work"), decode_workers=0)
 
 
+def test_model_lanes_auto_is_two_for_bf16_weights_on_cpu():
+    from pipeline.config import ConfigError
+    from pipeline.devices import model_lanes
+
+    assert model_lanes("auto", "cpu", "bfloat16", 2) == 2 and model_lanes("auto", "cpu", "bfloat16", 1) == 1
+    assert model_lanes("auto", "cpu", "float32", 8) == 1 and model_lanes("auto", "cuda", "bfloat16", 8) == 1
+    assert model_lanes(3, "cpu", "float32", 8) == 3 and model_lanes(4, "cpu", "float32", 2) == 2
+    with pytest.raises(ConfigError, match="model_lanes"):
+        model_lanes("many", "cpu", "float32", 8)
+    with pytest.raises(ConfigError, match="model_lanes"):
+        visual_config(Path("data"), Path("work"), model_lanes=0)
+
+
+class _SlowBackbone:
+    """feature_maps of a batch: its first pixel as a (1, 1, 1, 1) map, after a wait that makes later
+    batches finish first; the batch whose first pixel is 3 fails."""
+
+    def feature_maps(self, frames):
+        import time
+
+        value = int(frames.flat[0])
+        time.sleep(0.02 * (5 - value % 5))
+        if value == 3:
+            raise RuntimeError("pass 3 failed")
+        return torch.full((1, 1, 1, 1), float(value))
+
+
+def test_forward_lanes_keep_the_batches_order_and_raise_a_pass_error_at_its_batch():
+    from extractors.backbone import ForwardLanes
+
+    threads = torch.get_num_threads()
+    batches = [(key, np.full((1, 2), key, dtype=np.uint8)) for key in (0, 1, 2, 4, 5, 6, 7)]
+    with ForwardLanes(_SlowBackbone(), lanes=3, threads=3) as lanes:
+        assert lanes.threads_per_lane == 1
+        assert [(key, float(maps)) for key, maps in lanes.map(batches)] == [(key, float(key)) for key, _ in batches]
+    assert torch.get_num_threads() == threads
+    seen = []
+    with pytest.raises(RuntimeError, match="pass 3 failed"), ForwardLanes(_SlowBackbone(), lanes=2, threads=2) as lanes:
+        for key, _ in lanes.map((key, np.full((1, 2), key, dtype=np.uint8)) for key in range(6)):
+            seen.append(key)
+    assert seen == [0, 1, 2]
+
+
+def test_model_lanes_give_the_same_bytes_at_equal_threads_per_pass(tmp_path):
+    """Two passes at once on 2 torch threads (1 each) write the same file as one pass at a time on
+    1 thread, across clips, with a pass of the next clip in flight while a clip is committed; lanes are not a features
+    setting (same settings hash)."""
+    root = _dataset(tmp_path)
+    threads = torch.get_num_threads()
+    outs = {}
+    try:
+        for lanes, torch_threads in ((1, 1), (2, 2)):
+            torch.set_num_threads(torch_threads)
+            config = visual_config(root, tmp_path / "work", model_lanes=lanes, dtype="float32", batch_size=1)
+            outs[lanes] = tmp_path / f"lanes{lanes}" / f"{MOVIE}.h5"
+            extract_movie(VisualSettings.from_config(config), MOVIE, outs[lanes])
+    finally:
+        torch.set_num_threads(threads)
+    with h5py.File(outs[1], "r") as one, h5py.File(outs[2], "r") as two:
+        assert one.attrs["settings_hash"] == two.attrs["settings_hash"]
+        assert sorted(one["clips"]) == sorted(two["clips"]) == ["a", "b"]
+        for name in ("a/global", "b/global", "a/tracks/0/roi", "a/tracks/0/windows"):
+            np.testing.assert_array_equal(one[f"clips/{name}"][:], two[f"clips/{name}"][:])
+
+
 def test_decode_error_in_the_background_thread_names_the_file(tmp_path, monkeypatch):
     root = _dataset(tmp_path)
     config = visual_config(root, tmp_path / "work", prefetch=2)
