@@ -64,14 +64,14 @@ def _config(args: argparse.Namespace, dtype: str, prefetch: int | None, decoder:
         visual["allow_random_weights"] = True
     if prefetch is not None:   # a checkout older than the prefetch setting does not know the key
         visual["prefetch"] = prefetch
-        visual["decode_workers"] = _workers_setting(args.decode_workers)
-        visual["model_lanes"] = _workers_setting(args.model_lanes)
+        visual["decode_workers"] = _count_setting(args.decode_workers)
+        visual["model_lanes"] = _count_setting(args.model_lanes)
     if decoder:   # else the schema's default
         visual["decoder"] = decoder
     return {"dataset": {"format": "moviegraphs", "root": args.root}, "visual": visual}
 
 
-def _workers_setting(value: str) -> int | str:
+def _count_setting(value: str) -> int | str:
     return int(value) if str(value).isdigit() else value
 
 
@@ -110,16 +110,16 @@ def _child_model(args: argparse.Namespace, settings) -> dict:
     frames = [window for _, batch in batches for window in batch] * args.clips
     backbone = load_backbone(settings)
     threads = torch.get_num_threads()
-    lanes = model_lanes(settings.model_lanes, backbone.device.type, backbone.attrs()["dtype"], threads)
+    lanes = model_lanes(settings.model_lanes, backbone.device.type, backbone.dtype_name, threads)
     batch_frames = [(start, np.stack(frames[start:start + settings.batch_size]))
                     for start in range(0, len(frames), settings.batch_size)]
     started = time.perf_counter()
-    with ForwardLanes(backbone, lanes, threads) as forward:   # as many passes at once as the stage runs
+    with ForwardLanes(backbone, lanes) as forward:   # as many passes at once as the stage runs
         for _, maps in forward.map(batch_frames):
             np.asarray(maps.mean(dim=(2, 3)).cpu())
     elapsed = time.perf_counter() - started
     return {"windows": len(frames), "loop_s": elapsed, "decode_s": 0.0, "total_s": elapsed,
-            "dtype": backbone.attrs()["dtype"], "lanes": lanes}
+            "dtype": backbone.dtype_name, "lanes": lanes}
 
 
 def _child_decode(args: argparse.Namespace, settings) -> dict:
@@ -157,7 +157,7 @@ def _child_jpeg(args: argparse.Namespace, settings) -> dict:
         extract_s, load_s, windows = extract_s + extract, load_s + load, windows + clip_windows
     elapsed = time.perf_counter() - started
     return {"windows": len(windows), "loop_s": elapsed, "decode_s": extract_s + load_s, "total_s": elapsed,
-            "dtype": backbone.attrs()["dtype"], "ffmpeg_s": extract_s}
+            "dtype": backbone.dtype_name, "ffmpeg_s": extract_s}
 
 
 def _jpeg_clip(args: argparse.Namespace, settings, backbone) -> tuple[float, float, list]:

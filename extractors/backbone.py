@@ -64,6 +64,11 @@ class Backbone:
         return self.model.feature_channels
 
     @property
+    def dtype_name(self) -> str:
+        """The compute dtype's name: "float32", "bfloat16" or "float16"."""
+        return str(self.dtype).replace("torch.", "")
+
+    @property
     def precision(self) -> str:
         """How the dtype is applied: "float32", "weights" (the model is cast, CPU) or "autocast" (GPU)."""
         if self.dtype == torch.float32:
@@ -74,7 +79,7 @@ class Backbone:
         return {"weights_file": self.weights_file, "weights_sha256": self.weights_sha256,
                 "random_weights": self.random_weights, "feature_channels": self.channels,
                 "input_mean": list(self.model.input_mean), "input_std": list(self.model.input_std),
-                "dtype": str(self.dtype).replace("torch.", ""), "precision": self.precision,
+                "dtype": self.dtype_name, "precision": self.precision,
                 "device": self.device.type}
 
     def normalise(self, frames: np.ndarray):
@@ -97,7 +102,8 @@ class Backbone:
 
 class ForwardLanes:
     """:meth:`Backbone.feature_maps` of a stream of batches, ``lanes`` passes at once, each in a thread
-    of its own with ``threads // lanes`` torch threads; the maps come back in the batches' order.
+    of its own with the caller's torch threads divided among them; the maps come back in the
+    batches' order.
 
     oneDNN's convolutions release the GIL, so the passes run side by side; a pass on fewer threads
     waits less on its own threads, and the decoding thread takes a core between passes instead of
@@ -107,13 +113,13 @@ class ForwardLanes:
     in flight and sets the caller's torch threads back.
     """
 
-    def __init__(self, backbone: Backbone, lanes: int, threads: int):
+    def __init__(self, backbone: Backbone, lanes: int):
         if lanes < 1:
             raise ValueError(f"lanes must be >= 1, got {lanes}")
-        self.backbone, self.lanes, self.threads = backbone, lanes, threads
-        self.threads_per_lane = max(1, threads // lanes) if lanes > 1 else threads
-        self._executor: ThreadPoolExecutor | None = None
+        self.backbone, self.lanes = backbone, lanes
         self._caller_threads = torch.get_num_threads()
+        self.threads_per_lane = max(1, self._caller_threads // lanes)
+        self._executor: ThreadPoolExecutor | None = None
         if lanes > 1:   # torch threads are a per-thread setting of OpenMP: each lane sets its own
             torch.set_num_threads(self.threads_per_lane)   # the caller's pooling too, beside the passes
             self._executor = ThreadPoolExecutor(lanes, thread_name_prefix="visual-model",

@@ -253,7 +253,7 @@ def extract_clips(backbone: Backbone, settings: VisualSettings, plans: list[Clip
                                  ahead_depth=decode_ahead(workers, settings.prefetch))
     started, decode_before = time.perf_counter(), timings["decode_s"]
     try:
-        with ForwardLanes(backbone, lanes, torch.get_num_threads()) as forward, \
+        with ForwardLanes(backbone, lanes) as forward, \
                 closing(forward.map(_window_batches(decoded, settings, backbone, parts, clips, counts,
                                                     timings))) as passes:
             for batch, maps in passes:
@@ -371,12 +371,12 @@ def extract_movie(settings: VisualSettings, movie: str, out: str | Path,
     timings = {"decode_s": 0.0, "model_s": 0.0}
     threads = torch.get_num_threads()
     workers = decode_workers(settings.decode_workers, backbone.device.type, threads)
-    lanes = model_lanes(settings.model_lanes, backbone.device.type, backbone.attrs()["dtype"], threads)
+    lanes = model_lanes(settings.model_lanes, backbone.device.type, backbone.dtype_name, threads)
     prepared = time.perf_counter()
     log.info("%s: %d clips (%d already done), %d windows to compute, backbone %s (%s, %s) on %s, "
              "%d forward pass(es) at once on %d torch thread(s), decoding with %s, %d clip(s) at once, parts in %s",
              movie, len(plans), counts["clips_resumed"], sum(len(p.windows) for p in todo), backbone.name,
-             backbone.weights_file or "random weights", backbone.attrs()["dtype"], backbone.device, lanes,
+             backbone.weights_file or "random weights", backbone.dtype_name, backbone.device, lanes,
              threads, settings.decoder, workers if settings.prefetch else 1, parts)
     with tqdm(total=sum(len(p.windows) for p in todo), unit="window", desc=f"visual {movie}",
               disable=None) as progress:

@@ -122,6 +122,17 @@ def dtype_name(spec: str, device_type: str, fast_bf16: bool | None = None) -> st
     return spec
 
 
+def _auto_or_count(name: str, spec: int | str) -> int | None:
+    """A setting that is "auto" (None) or a count >= 1; anything else is a :class:`ConfigError`."""
+    if isinstance(spec, str):
+        if spec.strip().lower() != "auto":
+            raise ConfigError(f"{name} {spec!r}: use auto or an integer >= 1")
+        return None
+    if spec < 1:
+        raise ConfigError(f"{name} {spec}: use auto or an integer >= 1")
+    return int(spec)
+
+
 def decode_workers(spec: int | str, device_type: str, threads: int) -> int:
     """How many clips the visual stage decodes at once (``visual.decode_workers``).
 
@@ -129,13 +140,10 @@ def decode_workers(spec: int | str, device_type: str, threads: int) -> int:
     model time there, README "Performance"), ``threads - 1`` (at least 1) on a GPU, where one
     decoding core feeds far fewer windows per second than the GPU computes. An integer is used as is.
     """
-    if isinstance(spec, str):
-        if spec.strip().lower() != "auto":
-            raise ConfigError(f"decode_workers {spec!r}: use auto or an integer >= 1")
+    count = _auto_or_count("decode_workers", spec)
+    if count is None:
         return 1 if device_type == "cpu" else max(1, threads - 1)
-    if spec < 1:
-        raise ConfigError(f"decode_workers {spec}: use auto or an integer >= 1")
-    return int(spec)
+    return count
 
 
 def model_lanes(spec: int | str, device_type: str, dtype: str, threads: int) -> int:
@@ -150,13 +158,10 @@ def model_lanes(spec: int | str, device_type: str, dtype: str, threads: int) -> 
     follow the threads per pass, so float32 keeps 1.
     A GPU runs one pass at a time (1). An integer is used as is, at most ``threads`` on a cpu.
     """
-    if isinstance(spec, str):
-        if spec.strip().lower() != "auto":
-            raise ConfigError(f"model_lanes {spec!r}: use auto or an integer >= 1")
+    count = _auto_or_count("model_lanes", spec)
+    if count is None:
         return 2 if device_type == "cpu" and dtype == "bfloat16" and threads >= 2 else 1
-    if spec < 1:
-        raise ConfigError(f"model_lanes {spec}: use auto or an integer >= 1")
-    return min(int(spec), max(threads, 1)) if device_type == "cpu" else int(spec)
+    return min(count, max(threads, 1)) if device_type == "cpu" else count
 
 
 def decode_ahead(workers: int, prefetch: int) -> int | None:

@@ -401,12 +401,16 @@ def test_forward_lanes_keep_the_batches_order_and_raise_a_pass_error_at_its_batc
 
     threads = torch.get_num_threads()
     batches = [(key, np.full((1, 2), key, dtype=np.uint8)) for key in (0, 1, 2, 4, 5, 6, 7)]
-    with ForwardLanes(_SlowBackbone(), lanes=3, threads=3) as lanes:
-        assert lanes.threads_per_lane == 1
-        assert [(key, float(maps)) for key, maps in lanes.map(batches)] == [(key, float(key)) for key, _ in batches]
-    assert torch.get_num_threads() == threads
+    torch.set_num_threads(3)    # the caller's threads, divided among the lanes
+    try:
+        with ForwardLanes(_SlowBackbone(), lanes=3) as lanes:
+            assert lanes.threads_per_lane == 1
+            assert [(key, float(maps)) for key, maps in lanes.map(batches)] == [(key, float(key)) for key, _ in batches]
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
     seen = []
-    with pytest.raises(RuntimeError, match="pass 3 failed"), ForwardLanes(_SlowBackbone(), lanes=2, threads=2) as lanes:
+    with pytest.raises(RuntimeError, match="pass 3 failed"), ForwardLanes(_SlowBackbone(), lanes=2) as lanes:
         for key, _ in lanes.map((key, np.full((1, 2), key, dtype=np.uint8)) for key in range(6)):
             seen.append(key)
     assert seen == [0, 1, 2]
